@@ -1,0 +1,39 @@
+# Two commands from a bare checkout: `make demo` and `make test`.
+# Each creates the virtual environment it needs on first use.
+#
+# torch is installed first, at a pinned version, so that pip never resolves the
+# bare `torch` requirement to a multi-gigabyte CUDA build on a CPU machine.
+# A GPU user picks their own build, e.g.
+#   make test TORCH_SPEC="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+# Tests and the demo run torch on one thread: two threads on a 2-core machine
+# collapse when any other process is busy.
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e ".[test,plots]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/python examples/quickstart.py
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_vocabulary.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,58 @@
+"""Timing for the benchmarks: contenders run interleaved, round after round, so
+that a noisy neighbour slows all of them alike; each figure is the median."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def time_interleaved(
+    contenders: dict[str, Callable[[], object]], *, repeat: int = 7, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Seconds per call of each contender, ``repeat`` rounds, after warm-up."""
+    for _ in range(warmup):
+        for fn in contenders.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: list[float]) -> str:
+    """Min-max range in milliseconds, for the tables."""
+    return f"{min(values) * 1e3:.1f}-{max(values) * 1e3:.1f}"
+
+
+def machine() -> str:
+    import numpy
+    import pandas
+    import sklearn
+
+    return (
+        f"{platform.processor() or platform.machine()}, python "
+        f"{platform.python_version()}, numpy {numpy.__version__}, pandas "
+        f"{pandas.__version__}, scikit-learn {sklearn.__version__}"
+    )
+
+
+def write(name: str, text: str) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / name
+    path.write_text(text)
+    print(text)
+    print(f"written to {path}")
+    return path

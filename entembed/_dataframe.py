@@ -1,0 +1,110 @@
+"""Tabular input: turn what users pass (pandas, polars, numpy, lists) into a pandas
+DataFrame without copying data, and check its shape and column names.
+
+Every estimator in entembed reads its input through :func:`to_frame`, so the
+rules for names, duplicates and dimensions are stated once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _is_polars(X) -> bool:
+    return type(X).__module__.split(".")[0] == "polars"
+
+
+def _polars_to_pandas(X) -> pd.DataFrame:
+    if type(X).__name__ == "LazyFrame":
+        raise TypeError(
+            "Got a polars LazyFrame; call .collect() on it first and pass the "
+            "resulting DataFrame."
+        )
+    if type(X).__name__ == "Series":
+        raise ValueError(
+            "Expected a 2-D table, got a polars Series; use X.to_frame() to pass "
+            "a single column."
+        )
+    # Column by column keeps polars' nulls as None/NaN and needs no pyarrow.
+    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in X.columns})
+
+
+def _check_unique(names) -> None:
+    seen, duplicated = set(), []
+    for name in names:
+        if name in seen and name not in duplicated:
+            duplicated.append(name)
+        seen.add(name)
+    if duplicated:
+        raise ValueError(
+            f"Column names must be unique, got duplicates: {duplicated}. Rename or "
+            "drop the duplicated columns before fitting."
+        )
+
+
+def to_frame(X) -> tuple[pd.DataFrame, bool]:
+    """Return ``X`` as a pandas DataFrame with string column names.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame, polars.DataFrame, array-like of shape (n_rows, n_cols)
+        The table. Data is not copied where pandas can avoid it.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The same rows in the same order, with a fresh ``RangeIndex`` so that a
+        caller can never reorder or drop rows by aligning on the index.
+    has_names : bool
+        True when ``X`` carried string column names (a DataFrame); False when
+        the columns were named positionally ``x0, x1, ...``.
+    """
+    if _is_polars(X):
+        X = _polars_to_pandas(X)
+    if isinstance(X, pd.Series):
+        raise ValueError(
+            "Expected a 2-D table, got a pandas Series; use X.to_frame() to pass "
+            "a single column."
+        )
+    if isinstance(X, pd.DataFrame):
+        names = list(X.columns)
+        _check_unique(names)
+        n_str = sum(isinstance(name, str) for name in names)
+        if 0 < n_str < len(names):
+            raise TypeError(
+                "Column names must all be strings, got a mix of "
+                f"{sorted({type(n).__name__ for n in names})}. Convert them with "
+                "X.columns = X.columns.astype(str)."
+            )
+        has_names = n_str == len(names) and len(names) > 0
+        for name, dtype in X.dtypes.items():
+            _check_not_complex(dtype, f"column {name!r}")
+        frame = X.set_axis(
+            names if has_names else [f"x{i}" for i in range(len(names))], axis=1
+        )
+        return frame.reset_index(drop=True), has_names
+
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            "Got a sparse matrix; entembed encodes categorical columns and needs "
+            "dense input. Pass a DataFrame or a dense array (X.toarray())."
+        )
+    array = np.asarray(X)
+    if array.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D table, got an array with {array.ndim} dimension(s) "
+            f"(shape {array.shape}). Reshape your data with X.reshape(-1, 1) if it "
+            "has a single column."
+        )
+    _check_not_complex(array.dtype, "X")
+    frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    return frame, False
+
+
+def _check_not_complex(dtype, name) -> None:
+    if isinstance(dtype, np.dtype) and dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {dtype}. Pass real "
+            "numbers or categories."
+        )

@@ -1,0 +1,414 @@
+"""Category vocabulary: categories <-> integer codes, column by column.
+
+This layer uses pandas and numpy only (no torch). Codes 0 and 1 are reserved in
+every column, for unknown/rare categories and for missing values, so that the
+embedding tables built on top always have a trained vector for both.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._dataframe import to_frame
+
+UNKNOWN_CODE = 0
+MISSING_CODE = 1
+N_RESERVED_CODES = 2
+
+# A column whose kept categories exceed this share of its non-missing rows is
+# almost surely an identifier: each vector would be trained on about one row.
+_ID_LIKE_SHARE = 0.9
+_ID_LIKE_MIN_ROWS = 20
+_N_EXAMPLES = 5
+
+
+def _sort_order(uniques: np.ndarray) -> np.ndarray:
+    """Indices that sort categories; mixed types (1, "1") sort by type name first."""
+    try:
+        return np.argsort(uniques, kind="stable")
+    except TypeError:
+        pass
+    items = list(uniques)
+    try:
+        keys = [(type(v).__name__, v) for v in items]
+        return np.array(sorted(range(len(items)), key=keys.__getitem__), dtype=np.intp)
+    except TypeError:
+        keys = [(type(v).__name__, repr(v)) for v in items]
+        return np.array(sorted(range(len(items)), key=keys.__getitem__), dtype=np.intp)
+
+
+def _factorize(name: str, column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes (-1 for missing) and uniques of a column, in one hashing pass."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        # Already coded by pandas: no hashing needed, only a remap of its
+        # categories (done by the caller through the returned uniques).
+        return column.cat.codes.to_numpy(), column.cat.categories
+    try:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    except TypeError as exc:
+        bad = next(
+            (v for v in column.to_numpy() if getattr(type(v), "__hash__", 1) is None),
+            None,
+        )
+        example = "" if bad is None else f" (e.g. {bad!r} of type {type(bad).__name__})"
+        raise TypeError(
+            f"Column {name!r} contains unhashable values{example}, which cannot be "
+            "categories. Convert them first, e.g. "
+            f"X[{name!r}] = X[{name!r}].map(str) or .map(tuple)."
+        ) from exc
+    return codes, pd.Index(uniques)
+
+
+def _examples(values) -> str:
+    shown = ", ".join(repr(v) for v in list(values)[:_N_EXAMPLES])
+    return f"{shown}, ..." if len(values) > _N_EXAMPLES else shown
+
+
+class CategoryVocabulary(TransformerMixin, BaseEstimator):
+    """Map each categorical column to contiguous integer codes.
+
+    Codes are the same kind in every column:
+
+    - ``0``: unknown. A category never seen in ``fit`` (with
+      ``handle_unknown="ignore"``) or one grouped as rare by ``min_frequency``
+      or ``max_categories``. Because rare categories of the training data land
+      here, a network trains a real vector for this code, which then serves
+      categories first seen after fitting.
+    - ``1``: missing (``None``, ``NaN``, ``pd.NA``, ``NaT``).
+    - ``2 .. n + 1``: the ``n`` kept categories, in sorted order (numbers by
+      value, strings lexicographically; a column mixing types, such as ``1`` and
+      ``"1"``, sorts by type name first and keeps the two distinct).
+
+    Columns are matched by name at transform, so their order may differ from
+    ``fit`` and extra columns are ignored.
+
+    Parameters
+    ----------
+    min_frequency : int, float or None, default=None
+        Categories seen fewer than ``min_frequency`` times (an int count) or in
+        less than that fraction of the rows (a float in (0, 1)) get the unknown
+        code 0. ``None`` keeps every category.
+    max_categories : int or None, default=None
+        Keep at most this many categories per column, the most frequent first
+        (ties broken by the sorted order); the rest get the unknown code 0. The
+        two reserved codes are not counted.
+    handle_unknown : {"ignore", "error"}, default="ignore"
+        At transform, map categories never seen in fit to code 0 (``"ignore"``)
+        or raise a ``ValueError`` naming the column (``"error"``). Categories
+        seen in fit but grouped as rare always map to 0.
+    handle_missing : {"category", "error"}, default="category"
+        Map missing values to code 1, or raise a ``ValueError`` naming the
+        column.
+
+    Attributes
+    ----------
+    categories_ : list of ndarray
+        The kept categories of each column; ``categories_[j][i]`` has code
+        ``i + 2``.
+    infrequent_categories_ : list of ndarray or None
+        Categories of each column that were seen in fit but mapped to code 0.
+    cardinalities_ : ndarray of shape (n_features_in_,)
+        Number of codes of each column, the two reserved codes included: the
+        number of rows an embedding table for that column needs.
+    n_features_in_ : int
+        Number of columns seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen in fit. Defined only when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    sklearn.preprocessing.OrdinalEncoder : Codes without reserved rows for
+        unknown and missing values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from entembed import CategoryVocabulary
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", None, "Oslo"]})
+    >>> vocabulary = CategoryVocabulary().fit(X)
+    >>> vocabulary.categories_[0].tolist()
+    ['Lima', 'Oslo']
+    >>> vocabulary.transform(pd.DataFrame({"city": ["Oslo", "Rome", None]})).ravel()
+    array([3, 0, 1], dtype=int32)
+    >>> vocabulary.cardinalities_
+    array([4])
+    """
+
+    _parameter_constraints: dict = {
+        "min_frequency": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            None,
+        ],
+        "max_categories": [Interval(Integral, 1, None, closed="left"), None],
+        "handle_unknown": [StrOptions({"ignore", "error"})],
+        "handle_missing": [StrOptions({"category", "error"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        min_frequency=None,
+        max_categories=None,
+        handle_unknown="ignore",
+        handle_missing="category",
+    ):
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+        self.handle_unknown = handle_unknown
+        self.handle_missing = handle_missing
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None):
+        """Learn the categories of every column of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+            Categorical columns of any dtype (object, string, categorical,
+            integer, boolean, float).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CategoryVocabulary
+        """
+        self._validate_params()
+        frame, has_names = to_frame(X)
+        n_rows, n_columns = frame.shape
+        if n_rows == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={frame.shape}) while a "
+                "minimum of 1 is required: fit needs at least one row to learn "
+                "categories from."
+            )
+        if n_columns == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={frame.shape}) while a "
+                "minimum of 1 is required: pass at least one categorical column."
+            )
+        if isinstance(self.min_frequency, float):
+            min_count = self.min_frequency * n_rows
+        else:
+            min_count = self.min_frequency or 0
+
+        self.categories_, self.infrequent_categories_, self._lookups = [], [], []
+        for name in frame.columns:
+            kept, infrequent, lookup = self._fit_column(name, frame[name], min_count)
+            self.categories_.append(kept)
+            self.infrequent_categories_.append(infrequent)
+            self._lookups.append(lookup)
+        self.cardinalities_ = np.array(
+            [len(kept) + N_RESERVED_CODES for kept in self.categories_]
+        )
+        self.n_features_in_ = n_columns
+        self._columns = list(frame.columns)
+        if has_names:
+            self.feature_names_in_ = np.asarray(self._columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self
+
+    def _fit_column(self, name, column, min_count):
+        codes, uniques = _factorize(name, column)
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        n_missing = int(np.count_nonzero(codes < 0))
+        if n_missing and self.handle_missing == "error":
+            self._raise_missing(name, n_missing)
+        present = np.flatnonzero(counts)  # a categorical may declare unused ones
+        values = np.asarray(uniques)[present]
+        order = _sort_order(values)
+        values, counts = values[order], counts[present][order]
+
+        keep = counts >= min_count
+        if self.max_categories is not None and keep.sum() > self.max_categories:
+            by_frequency = np.argsort(-counts, kind="stable")
+            by_frequency = by_frequency[keep[by_frequency]][: self.max_categories]
+            keep = np.zeros_like(keep)
+            keep[by_frequency] = True
+
+        kept = values[keep]
+        n_present = len(codes) - n_missing
+        if len(kept) > _ID_LIKE_SHARE * n_present and n_present >= _ID_LIKE_MIN_ROWS:
+            warnings.warn(
+                f"Column {name!r} has {len(kept)} distinct categories in "
+                f"{n_present} non-missing rows: almost every row is its own "
+                "category, so its vectors get about one row of training each. "
+                "Set min_frequency (e.g. min_frequency=5) to group rare "
+                "categories into the shared unknown code, or drop the column if "
+                "it is an identifier.",
+                UserWarning,
+                stacklevel=3,
+            )
+        # One slot more than there are categories: get_indexer's -1 (not seen
+        # in fit) then reads the unknown code from the last slot.
+        lookup_codes = np.full(len(values) + 1, UNKNOWN_CODE, dtype=np.int32)
+        lookup_codes[:-1][keep] = np.arange(len(kept), dtype=np.int32) + N_RESERVED_CODES
+        infrequent = values[~keep] if (~keep).any() else None
+        return kept, infrequent, (pd.Index(values, tupleize_cols=False), lookup_codes)
+
+    # ------------------------------------------------------------ transform
+    def _select(self, X) -> pd.DataFrame:
+        """The fitted columns of ``X``, by name, in fit order."""
+        frame, has_names = to_frame(X)
+        fitted_with_names = hasattr(self, "feature_names_in_")
+        if has_names and fitted_with_names:
+            missing = [c for c in self._columns if c not in frame.columns]
+            if missing:
+                raise ValueError(
+                    f"Column {missing[0]!r} was seen in fit but is missing from X "
+                    f"(missing: {missing}). Pass a table with all of the columns "
+                    f"{self._columns}."
+                )
+            return frame[self._columns]
+        if has_names != fitted_with_names:
+            warnings.warn(
+                "X has feature names, but CategoryVocabulary was fitted without "
+                "feature names; columns are matched by position."
+                if has_names
+                else "X does not have valid feature names, but CategoryVocabulary "
+                "was fitted with feature names; columns are matched by position.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if frame.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {frame.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        return frame.set_axis(self._columns, axis=1)
+
+    def transform(self, X) -> np.ndarray:
+        """Encode ``X`` as integer codes.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+            Columns are matched by name (when fit saw names); extra columns
+            are ignored.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_rows, n_features_in_), dtype int32
+            One row per input row, in input order, whatever the index. Column
+            ``j`` holds codes in ``[0, cardinalities_[j])``.
+        """
+        check_is_fitted(self)
+        frame = self._select(X)
+        # Fortran order: every column is written, and later gathered, contiguously.
+        out = np.empty(frame.shape, dtype=np.int32, order="F")
+        for j, name in enumerate(self._columns):
+            out[:, j] = self._encode_column(j, name, frame[name])
+        return out
+
+    def _encode_column(self, j: int, name: str, column: pd.Series) -> np.ndarray:
+        # One hashing pass over the rows, then a remap of the few uniques to
+        # the fitted codes: several times faster than pd.Categorical with
+        # fixed categories, and identical codes.
+        codes, uniques = _factorize(name, column)
+        index, lookup_codes = self._lookups[j]
+        position = index.get_indexer(uniques)
+        found = position >= 0
+        remap = np.empty(len(uniques) + 1, dtype=np.int32)
+        remap[:-1] = lookup_codes[position]
+        remap[-1] = MISSING_CODE  # codes of -1 (missing) index the last slot
+        if self.handle_missing == "error" and (codes < 0).any():
+            self._raise_missing(name, int(np.count_nonzero(codes < 0)))
+        if self.handle_unknown == "error" and not found.all():
+            used = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+            unseen = uniques[~found & used]
+            if len(unseen):
+                raise ValueError(
+                    f"Column {name!r} has {len(unseen)} categories never seen in "
+                    f"fit (e.g. {_examples(unseen)}). Set handle_unknown='ignore' "
+                    "to map them to the shared unknown code 0."
+                )
+        return remap[codes]
+
+    def _raise_missing(self, name, n_missing):
+        raise ValueError(
+            f"Column {name!r} has {n_missing} missing value(s) and "
+            "handle_missing='error'. Set handle_missing='category' to give "
+            "missing values their own code 1, or fill them first."
+        )
+
+    def inverse_transform(self, codes) -> np.ndarray:
+        """Turn codes back into categories.
+
+        Parameters
+        ----------
+        codes : array-like of shape (n_rows, n_features_in_)
+            Integer codes as returned by :meth:`transform`.
+
+        Returns
+        -------
+        X : ndarray of shape (n_rows, n_features_in_), dtype object
+            The category of each code; ``None`` for the unknown code 0 (whose
+            category cannot be recovered) and ``NaN`` for the missing code 1.
+        """
+        check_is_fitted(self)
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"Expected codes of shape (n_rows, {self.n_features_in_}), got "
+                f"shape {codes.shape}."
+            )
+        if codes.size and not np.issubdtype(codes.dtype, np.integer):
+            raise TypeError(
+                f"Expected integer codes, got dtype {codes.dtype}. Pass the output "
+                "of transform."
+            )
+        out = np.empty(codes.shape, dtype=object)
+        for j, name in enumerate(self._columns):
+            column = codes[:, j]
+            bad = (column < 0) | (column >= self.cardinalities_[j])
+            if bad.any():
+                raise ValueError(
+                    f"Column {name!r} has codes outside [0, "
+                    f"{self.cardinalities_[j]}) (e.g. {_examples(column[bad])}); "
+                    "they were not produced by this vocabulary."
+                )
+            lookup = np.empty(self.cardinalities_[j], dtype=object)
+            lookup[UNKNOWN_CODE] = None
+            lookup[MISSING_CODE] = np.nan
+            lookup[N_RESERVED_CODES:] = self.categories_[j]
+            out[:, j] = lookup[column]
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the code columns: the input column names.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored unless it differs from the fitted names.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        names = np.asarray(self._columns, dtype=object)
+        if input_features is not None and list(input_features) != list(names):
+            raise ValueError(
+                f"input_features {list(input_features)} do not match the columns "
+                f"seen in fit {list(names)}."
+            )
+        return names
