@@ -16,12 +16,12 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from _timing import machine, median, spread, time_interleaved, write  # noqa: E402
-from sklearn.preprocessing import OrdinalEncoder  # noqa: E402
+import numpy as np
+import pandas as pd
+from _timing import machine, median, spread, time_interleaved, write
+from sklearn.preprocessing import OrdinalEncoder
 
-from entembed import CategoryVocabulary  # noqa: E402
+from entembed import CategoryVocabulary
 
 
 def main() -> None:
@@ -32,7 +32,9 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    names = np.array([f"category_{i:05d}" for i in range(args.categories)], dtype=object)
+    names = np.array(
+        [f"category_{i:05d}" for i in range(args.categories)], dtype=object
+    )
     values = names[rng.integers(0, args.categories, args.rows)]
 
     lines = [
@@ -54,11 +56,13 @@ def main() -> None:
         fitted = vocabulary.categories_[0]
         times = time_interleaved(
             {
-                "CategoryVocabulary.transform": lambda X=X: vocabulary.transform(X),
-                "OrdinalEncoder.transform": lambda X=X: ordinal.transform(X),
-                "pd.Categorical(...).codes": lambda X=X: pd.Categorical(
-                    X["c"], categories=fitted
-                ).codes,
+                "CategoryVocabulary.transform": lambda X=X, v=vocabulary: v.transform(
+                    X
+                ),
+                "OrdinalEncoder.transform": lambda X=X, o=ordinal: o.transform(X),
+                "pd.Categorical(...).codes": lambda X=X, f=fitted: (
+                    pd.Categorical(X["c"], categories=f).codes
+                ),
             },
             repeat=args.repeat,
         )

@@ -7,6 +7,8 @@ rules for names, duplicates and dimensions are stated once.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -108,3 +110,46 @@ def _check_not_complex(dtype, name) -> None:
             f"Complex data not supported: {name} has dtype {dtype}. Pass real "
             "numbers or categories."
         )
+
+
+def match_columns(
+    X,
+    *,
+    columns: list[str],
+    required: list[str],
+    fitted_with_names: bool,
+    estimator: str,
+) -> pd.DataFrame:
+    """The ``required`` columns of ``X``, by name, in the order given.
+
+    ``columns`` are all columns seen in fit (named ``x0, x1, ...`` when fit saw
+    no names). A table with names is matched by name: order may differ and
+    extra columns are ignored. A table without names is matched by position
+    and must have as many columns as fit saw.
+    """
+    frame, has_names = to_frame(X)
+    if has_names and fitted_with_names:
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"Column {missing[0]!r} was seen in fit but is missing from X "
+                f"(missing: {missing}). Pass a table with all of the columns "
+                f"{required}."
+            )
+        return frame[required]
+    if has_names != fitted_with_names:
+        warnings.warn(
+            f"X has feature names, but {estimator} was fitted without feature "
+            "names; columns are matched by position."
+            if has_names
+            else f"X does not have valid feature names, but {estimator} was fitted "
+            "with feature names; columns are matched by position.",
+            UserWarning,
+            stacklevel=3,
+        )
+    if frame.shape[1] != len(columns):
+        raise ValueError(
+            f"X has {frame.shape[1]} features, but {estimator} is expecting "
+            f"{len(columns)} features as input."
+        )
+    return frame.set_axis(columns, axis=1)[required]

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._dataframe import to_frame
+from ._dataframe import match_columns, to_frame
 
 UNKNOWN_CODE = 0
 MISSING_CODE = 1
@@ -260,41 +260,13 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         # One slot more than there are categories: get_indexer's -1 (not seen
         # in fit) then reads the unknown code from the last slot.
         lookup_codes = np.full(len(values) + 1, UNKNOWN_CODE, dtype=np.int32)
-        lookup_codes[:-1][keep] = np.arange(len(kept), dtype=np.int32) + N_RESERVED_CODES
+        lookup_codes[:-1][keep] = (
+            np.arange(len(kept), dtype=np.int32) + N_RESERVED_CODES
+        )
         infrequent = values[~keep] if (~keep).any() else None
         return kept, infrequent, (pd.Index(values, tupleize_cols=False), lookup_codes)
 
     # ------------------------------------------------------------ transform
-    def _select(self, X) -> pd.DataFrame:
-        """The fitted columns of ``X``, by name, in fit order."""
-        frame, has_names = to_frame(X)
-        fitted_with_names = hasattr(self, "feature_names_in_")
-        if has_names and fitted_with_names:
-            missing = [c for c in self._columns if c not in frame.columns]
-            if missing:
-                raise ValueError(
-                    f"Column {missing[0]!r} was seen in fit but is missing from X "
-                    f"(missing: {missing}). Pass a table with all of the columns "
-                    f"{self._columns}."
-                )
-            return frame[self._columns]
-        if has_names != fitted_with_names:
-            warnings.warn(
-                "X has feature names, but CategoryVocabulary was fitted without "
-                "feature names; columns are matched by position."
-                if has_names
-                else "X does not have valid feature names, but CategoryVocabulary "
-                "was fitted with feature names; columns are matched by position.",
-                UserWarning,
-                stacklevel=3,
-            )
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {frame.shape[1]} features, but {type(self).__name__} is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        return frame.set_axis(self._columns, axis=1)
-
     def transform(self, X) -> np.ndarray:
         """Encode ``X`` as integer codes.
 
@@ -311,7 +283,13 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             ``j`` holds codes in ``[0, cardinalities_[j])``.
         """
         check_is_fitted(self)
-        frame = self._select(X)
+        frame = match_columns(
+            X,
+            columns=self._columns,
+            required=self._columns,
+            fitted_with_names=hasattr(self, "feature_names_in_"),
+            estimator=type(self).__name__,
+        )
         # Fortran order: every column is written, and later gathered, contiguously.
         out = np.empty(frame.shape, dtype=np.int32, order="F")
         for j, name in enumerate(self._columns):

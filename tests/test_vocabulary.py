@@ -29,8 +29,9 @@ tables = st.integers(1, 3).flatmap(
         st.just(k), st.lists(st.tuples(*[cells] * k), min_size=1, max_size=40)
     )
 )
-fast = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+fast = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @fast
@@ -51,8 +52,12 @@ def test_vocabulary_round_trip_of_seen_values(table):
 
 
 @fast
-@given(tables, st.lists(st.one_of(categories, missing, st.text(max_size=3)),
-                        min_size=0, max_size=30))
+@given(
+    tables,
+    st.lists(
+        st.one_of(categories, missing, st.text(max_size=3)), min_size=0, max_size=30
+    ),
+)
 def test_vocabulary_unseen_go_to_unknown_and_missing_to_one(table, new_values):
     k, rows = table
     X = _frame(rows, k)
@@ -149,12 +154,13 @@ def test_vocabulary_numpy_and_polars_input():
 
 
 def test_vocabulary_min_frequency_and_max_categories():
-    X = pd.DataFrame({"c": list("aaaabbbcc") + ["d"]})
+    X = pd.DataFrame({"c": [*"aaaabbbcc", "d"]})
     by_count = CategoryVocabulary(min_frequency=3).fit(X)
     assert by_count.categories_[0].tolist() == ["a", "b"]
     assert by_count.infrequent_categories_[0].tolist() == ["c", "d"]
-    assert by_count.transform(pd.DataFrame({"c": ["c", "d", "a"]})).ravel().tolist() == [
-        0, 0, 2]
+    assert by_count.transform(
+        pd.DataFrame({"c": ["c", "d", "a"]})
+    ).ravel().tolist() == [0, 0, 2]
     by_share = CategoryVocabulary(min_frequency=0.35).fit(X)
     assert by_share.categories_[0].tolist() == ["a"]
     top = CategoryVocabulary(max_categories=2).fit(X)
@@ -200,7 +206,9 @@ def test_vocabulary_error_zero_rows():
 
 def test_vocabulary_error_column_missing_at_transform():
     vocabulary = CategoryVocabulary().fit(pd.DataFrame({"city": ["a"], "size": [1]}))
-    with pytest.raises(ValueError, match=r"Column 'size' was seen in fit but is missing"):
+    with pytest.raises(
+        ValueError, match=r"Column 'size' was seen in fit but is missing"
+    ):
         vocabulary.transform(pd.DataFrame({"city": ["a"]}))
 
 
@@ -212,23 +220,33 @@ def test_vocabulary_error_duplicate_column_names():
 
 def test_vocabulary_error_unhashable_values():
     X = pd.DataFrame({"tags": pd.Series([["a"], ["b"]], dtype=object)})
-    with pytest.raises(TypeError, match=r"Column 'tags' contains unhashable values "
-                                        r"\(e.g. \['a'\] of type list\).*map\(str\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"Column 'tags' contains unhashable values "
+        r"\(e.g. \['a'\] of type list\).*map\(str\)",
+    ):
         CategoryVocabulary().fit(X)
 
 
 def test_vocabulary_error_unknown_categories_named():
     vocabulary = CategoryVocabulary(handle_unknown="error").fit(
-        pd.DataFrame({"city": ["Lima"]}))
-    with pytest.raises(ValueError, match=r"Column 'city' has 2 categories never seen in "
-                                         r"fit \(e.g. 'Oslo', 'Rome'\). Set handle_unknown"):
+        pd.DataFrame({"city": ["Lima"]})
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"Column 'city' has 2 categories never seen in "
+        r"fit \(e.g. 'Oslo', 'Rome'\). Set handle_unknown",
+    ):
         vocabulary.transform(pd.DataFrame({"city": ["Oslo", "Lima", "Rome", "Oslo"]}))
 
 
 def test_vocabulary_error_missing_values_when_refused():
     vocabulary = CategoryVocabulary(handle_missing="error")
-    with pytest.raises(ValueError, match=r"Column 'c' has 1 missing value\(s\) and "
-                                         r"handle_missing='error'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Column 'c' has 1 missing value\(s\) and "
+        r"handle_missing='error'",
+    ):
         vocabulary.fit(pd.DataFrame({"c": ["a", None]}))
     vocabulary.fit(pd.DataFrame({"c": ["a"]}))
     with pytest.raises(ValueError, match=r"Column 'c' has 2 missing"):
@@ -237,8 +255,11 @@ def test_vocabulary_error_missing_values_when_refused():
 
 def test_vocabulary_warns_on_identifier_columns():
     X = pd.DataFrame({"user_id": [f"u{i}" for i in range(100)], "city": ["a"] * 100})
-    with pytest.warns(UserWarning, match=r"Column 'user_id' has 100 distinct categories "
-                                         r"in 100 non-missing rows.*min_frequency"):
+    with pytest.warns(
+        UserWarning,
+        match=r"Column 'user_id' has 100 distinct categories "
+        r"in 100 non-missing rows.*min_frequency",
+    ):
         CategoryVocabulary().fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -266,8 +287,11 @@ def test_vocabulary_error_bad_shapes():
     with pytest.raises(ValueError, match=r"Expected a 2-D table.*X.reshape\(-1, 1\)"):
         CategoryVocabulary().fit(np.array(["a", "b"]))
     vocabulary = CategoryVocabulary().fit(np.array([["a", "b"]]))
-    with pytest.raises(ValueError, match=r"X has 1 features, but CategoryVocabulary is "
-                                         r"expecting 2 features"):
+    with pytest.raises(
+        ValueError,
+        match=r"X has 1 features, but CategoryVocabulary is "
+        r"expecting 2 features",
+    ):
         vocabulary.transform(np.array([["a"]]))
     with pytest.raises(ValueError, match=r"codes outside \[0, 3\)"):
         vocabulary.inverse_transform(np.array([[5, 0]]))

@@ -1,0 +1,102 @@
+"""Embedding widths: how many dimensions each column's table gets.
+
+Plain Python (no torch), so the facade can resolve widths before building any
+network and report them in ``embedding_dims_``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from numbers import Integral
+
+
+def auto_embedding_dim(n_categories: int) -> int:
+    """fastai's rule of thumb: ``min(600, round(1.6 * n ** 0.56))``, capped at ``n``.
+
+    Parameters
+    ----------
+    n_categories : int
+        Rows of the table (the column's cardinality, reserved codes included).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> [auto_embedding_dim(n) for n in (2, 12, 1002, 100_002)]
+    [2, 6, 77, 600]
+    """
+    return max(1, min(600, round(1.6 * n_categories**0.56), n_categories))
+
+
+def resolve_embedding_dims(
+    embedding_dims: str | int | Mapping[str, int] | Callable[[int], int],
+    cardinalities: Mapping[str, int],
+) -> dict[str, int]:
+    """Width of every column's table.
+
+    Parameters
+    ----------
+    embedding_dims : "auto", int, dict or callable
+        ``"auto"`` applies :func:`auto_embedding_dim`; an int gives every column
+        that width; a dict maps column names to widths (columns it leaves out get
+        ``"auto"``); a callable receives the cardinality and returns the width.
+    cardinalities : mapping of str to int
+        Column name -> number of codes (reserved ones included).
+
+    Returns
+    -------
+    dict of str to int
+        Column name -> width, in the order of ``cardinalities``.
+    """
+    if isinstance(embedding_dims, Mapping):
+        unknown = sorted(set(embedding_dims) - set(cardinalities))
+        if unknown:
+            raise ValueError(
+                f"embedding_dims names columns that are not embedded: {unknown}. "
+                f"The embedded columns are {list(cardinalities)}."
+            )
+    elif not (
+        embedding_dims == "auto"
+        or callable(embedding_dims)
+        or (
+            isinstance(embedding_dims, Integral)
+            and not isinstance(embedding_dims, bool)
+        )
+    ):
+        raise ValueError(
+            "embedding_dims must be 'auto', an int, a dict of column -> int or a "
+            f"callable taking the number of categories; got {embedding_dims!r}."
+        )
+
+    dims = {}
+    for column, n in cardinalities.items():
+        if isinstance(embedding_dims, str):
+            dims[column] = auto_embedding_dim(n)
+            continue
+        if isinstance(embedding_dims, Mapping):
+            width = embedding_dims.get(column, "auto")
+            if width == "auto":
+                dims[column] = auto_embedding_dim(n)
+                continue
+        elif callable(embedding_dims):
+            width = embedding_dims(n)
+        else:
+            width = embedding_dims
+        if not isinstance(width, Integral) or isinstance(width, bool) or width < 1:
+            raise ValueError(
+                f"Embedding width for column {column!r} must be a positive int, got "
+                f"{width!r}."
+            )
+        if width >= n:
+            warnings.warn(
+                f"Embedding width {width} for column {column!r} reaches its "
+                f"{n} categories (reserved codes included): the table is no smaller "
+                "than a one-hot encoding. Consider a smaller width or 'auto'.",
+                UserWarning,
+                stacklevel=2,
+            )
+        dims[column] = int(width)
+    return dims

@@ -1,0 +1,204 @@
+"""The LightningModule: the entity-embedding network, its loss and its optimiser.
+
+Usable on its own in a user's ``Trainer`` with their loggers and callbacks; the
+scikit-learn facade drives it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from ._modules import EntityEmbeddingNetwork
+
+TASKS = ("regression", "binary", "multiclass")
+
+
+class EntityEmbeddingModule(L.LightningModule):
+    """Train an :class:`EntityEmbeddingNetwork` on a supervised target.
+
+    Batches are dicts with ``"codes"`` (N, C) integer, ``"target"``, and
+    optionally ``"numeric"`` (N, P) float and ``"weight"`` (N,) float sample
+    weights, as served by :class:`TensorDataModule`. Every stage logs
+    ``{stage}_loss`` and a task metric: ``{stage}_rmse`` for regression,
+    ``{stage}_accuracy`` for classification.
+
+    Parameters
+    ----------
+    cardinalities, embedding_dims : sequence of int
+        Codes and width of each column's table.
+    task : {"regression", "binary", "multiclass"}, default="regression"
+        Mean squared error, binary cross-entropy on one logit, or cross-entropy
+        on ``n_outputs`` logits. Targets: float (N, n_outputs) for regression,
+        float 0/1 (N,) for binary, int64 class indices (N,) for multiclass.
+    n_outputs : int, default=1
+        Regression targets, or number of classes for "multiclass".
+    n_numeric, hidden_units, dropout, batch_norm, encoder
+        As in :class:`EntityEmbeddingNetwork`.
+    learning_rate : float, default=1e-3
+        AdamW's learning rate.
+    weight_decay : float, default=0.0
+        AdamW's decoupled weight decay.
+
+    Examples
+    --------
+    Train with your own ``Trainer``, loggers and callbacks:
+
+    >>> import lightning as L, torch
+    >>> from entembed import EntityEmbeddingModule, TensorDataModule
+    >>> codes = torch.randint(0, 5, (256, 2))
+    >>> target = (codes[:, :1] == 3).float()
+    >>> data = TensorDataModule(codes, target, batch_size=64, random_state=0)
+    >>> module = EntityEmbeddingModule([5, 5], [3, 3], hidden_units=(16,))
+    >>> trainer = L.Trainer(max_epochs=2, logger=False, enable_progress_bar=False,
+    ...                     enable_checkpointing=False, enable_model_summary=False)
+    >>> trainer.fit(module, datamodule=data)
+    >>> sorted(trainer.callback_metrics)
+    ['train_loss', 'train_rmse', 'val_loss', 'val_rmse']
+    >>> [t.shape for t in module.network.tables()]
+    [torch.Size([5, 3]), torch.Size([5, 3])]
+    """
+
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        embedding_dims: Sequence[int],
+        *,
+        task: str = "regression",
+        n_outputs: int = 1,
+        n_numeric: int = 0,
+        hidden_units: Sequence[int] = (256, 128),
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        encoder: str = "embedding",
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}.")
+        if task == "binary" and n_outputs != 1:
+            raise ValueError(
+                f"task='binary' uses one logit; got n_outputs={n_outputs}."
+            )
+        if task == "multiclass" and n_outputs < 2:
+            raise ValueError(
+                f"task='multiclass' needs n_outputs >= 2 classes, got {n_outputs}."
+            )
+        if learning_rate <= 0 or weight_decay < 0:
+            raise ValueError(
+                "learning_rate must be > 0 and weight_decay >= 0, got "
+                f"{learning_rate} and {weight_decay}."
+            )
+        self.network = EntityEmbeddingNetwork(
+            list(cardinalities),
+            list(embedding_dims),
+            n_numeric=n_numeric,
+            hidden_units=tuple(hidden_units),
+            n_outputs=n_outputs,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            encoder=encoder,
+        )
+        self.metric_name = "rmse" if task == "regression" else "accuracy"
+        # Counted on the device and read once per epoch: checking every step
+        # would synchronise the GPU each step.
+        self.register_buffer(
+            "nonfinite_steps", torch.zeros((), dtype=torch.long), persistent=False
+        )
+
+    def forward(self, codes: torch.Tensor, numeric: torch.Tensor | None = None):
+        return self.network(codes, numeric)
+
+    def _losses(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-row loss, shape (N,)."""
+        task = self.hparams.task
+        if task == "regression":
+            target = target.reshape(output.shape).to(output.dtype)
+            return F.mse_loss(output, target, reduction="none").mean(dim=1)
+        if task == "binary":
+            return F.binary_cross_entropy_with_logits(
+                output[:, 0], target.reshape(-1).to(output.dtype), reduction="none"
+            )
+        return F.cross_entropy(output, target.reshape(-1).long(), reduction="none")
+
+    def _metric(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        task = self.hparams.task
+        if task == "regression":
+            target = target.reshape(output.shape).to(output.dtype)
+            return F.mse_loss(output, target).sqrt()
+        if task == "binary":
+            predicted = (output[:, 0] > 0).to(target.dtype)
+        else:
+            predicted = output.argmax(dim=1).to(target.dtype)
+        return (predicted == target.reshape(-1)).float().mean()
+
+    def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
+        output = self(batch["codes"], batch.get("numeric"))
+        losses = self._losses(output, batch["target"])
+        weight = batch.get("weight")
+        if weight is None:
+            loss = losses.mean()
+        else:
+            loss = (losses * weight).sum() / weight.sum().clamp_min(1e-12)
+        n = len(losses)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            batch_size=n,
+            prog_bar=True,
+        )
+        self.log(
+            f"{stage}_{self.metric_name}",
+            self._metric(output, batch["target"]),
+            on_step=False,
+            on_epoch=True,
+            batch_size=n,
+        )
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self._shared_step(batch, "train")
+        self.nonfinite_steps += ~torch.isfinite(loss.detach())
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self(batch["codes"], batch.get("numeric"))
+
+    def on_train_epoch_end(self) -> None:
+        check_finite_training(self)
+
+    def configure_optimizers(self):
+        # The fused AdamW kernel updates all parameters in one pass: about 7x
+        # faster than the default on CPU, where the optimizer step dominates
+        # (and faster there than sparse gradients with SparseAdam, measured).
+        fused = all(p.device.type in ("cpu", "cuda") for p in self.parameters())
+        return torch.optim.AdamW(
+            self.parameters(),
+            lr=self.hparams.learning_rate,
+            weight_decay=self.hparams.weight_decay,
+            fused=fused,
+        )
+
+
+def check_finite_training(module: EntityEmbeddingModule) -> None:
+    """Raise if any training step of the epoch had a NaN or infinite loss."""
+    if int(module.nonfinite_steps):
+        raise FloatingPointError(
+            f"Training loss became NaN or infinite in epoch {module.current_epoch + 1} "
+            f"({int(module.nonfinite_steps)} step(s)). Lower learning_rate (now "
+            f"{module.hparams.learning_rate}), set gradient_clip_val, or check the "
+            "target's scale."
+        )

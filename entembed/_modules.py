@@ -1,0 +1,290 @@
+"""Torch modules: embedding tables, the one-hot linear baseline, and the network.
+
+An embedding table is a dense layer on a one-hot vector, computed as a lookup:
+:class:`EmbeddingTables` gathers rows, :class:`OneHotLinear` multiplies one-hot
+vectors by the same matrix the slow way. Given the same weights both compute the
+same thing, which the tests prove. No sklearn and no Lightning here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import skip_init
+
+from ._numpy_network import NumpyNetwork
+
+ENCODERS = ("embedding", "onehot")
+
+
+def _check_tables(cardinalities: Sequence[int], embedding_dims: Sequence[int]) -> None:
+    if len(cardinalities) == 0:
+        raise ValueError("cardinalities is empty: pass at least one column.")
+    if len(cardinalities) != len(embedding_dims):
+        raise ValueError(
+            f"cardinalities has {len(cardinalities)} columns but embedding_dims has "
+            f"{len(embedding_dims)}; pass one width per column."
+        )
+    for name, values in (
+        ("cardinalities", cardinalities),
+        ("embedding_dims", embedding_dims),
+    ):
+        bad = [v for v in values if int(v) != v or v < 1]
+        if bad:
+            raise ValueError(f"{name} must be positive integers, got {list(values)}.")
+
+
+def _draw_table(n_categories: int, width: int) -> torch.Tensor:
+    # Drawn in (n_categories, width) order by both encoders, so that the same
+    # seed gives the embedding table and the one-hot weight the same values.
+    return nn.init.trunc_normal_(torch.empty(n_categories, width), std=0.01)
+
+
+class EmbeddingTables(nn.Module):
+    """One embedding table per categorical column, looked up and concatenated.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Rows of each column's table (codes, reserved ones included).
+    embedding_dims : sequence of int
+        Width of each column's table.
+
+    Shape
+    -----
+    - Input: ``(N, C)`` integer codes, column ``j`` in ``[0, cardinalities[j])``.
+    - Output: ``(N, sum(embedding_dims))`` float, the columns' vectors side by side.
+
+    Examples
+    --------
+    >>> import torch
+    >>> tables = EmbeddingTables([4, 10], [2, 3])
+    >>> tables(torch.tensor([[0, 9], [3, 1]])).shape
+    torch.Size([2, 5])
+    """
+
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        embedding_dims: Sequence[int],
+    ) -> None:
+        super().__init__()
+        _check_tables(cardinalities, embedding_dims)
+        # skip_init: no default draw, so only reset_parameters consumes the RNG.
+        self.tables = nn.ModuleList(
+            skip_init(nn.Embedding, int(n), int(d))
+            for n, d in zip(cardinalities, embedding_dims, strict=True)
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            for table in self.tables:
+                table.weight.copy_(_draw_table(*table.weight.shape))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [table(codes[:, j]) for j, table in enumerate(self.tables)], dim=1
+        )
+
+    def weights(self) -> list[torch.Tensor]:
+        """Each column's table, shape ``(cardinality, width)``."""
+        return [table.weight for table in self.tables]
+
+
+class OneHotLinear(nn.Module):
+    """The one-hot linear baseline: ``nn.Linear(n, width, bias=False)`` on one-hots.
+
+    Computes exactly what :class:`EmbeddingTables` computes when
+    ``linear.weight == table.weight.T``, at the cost of building the one-hot
+    matrix and multiplying mostly by zero.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Length of each column's one-hot vector.
+    embedding_dims : sequence of int
+        Output width of each column's linear layer.
+
+    Shape
+    -----
+    - Input: ``(N, C)`` integer codes.
+    - Output: ``(N, sum(embedding_dims))`` float.
+    """
+
+    def __init__(
+        self, cardinalities: Sequence[int], embedding_dims: Sequence[int]
+    ) -> None:
+        super().__init__()
+        _check_tables(cardinalities, embedding_dims)
+        self.linears = nn.ModuleList(
+            skip_init(nn.Linear, int(n), int(d), bias=False)
+            for n, d in zip(cardinalities, embedding_dims, strict=True)
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            for linear in self.linears:
+                width, n = linear.weight.shape
+                linear.weight.copy_(_draw_table(n, width).T)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        codes = codes.long()
+        return torch.cat(
+            [
+                linear(
+                    F.one_hot(codes[:, j], linear.in_features).to(linear.weight.dtype)
+                )
+                for j, linear in enumerate(self.linears)
+            ],
+            dim=1,
+        )
+
+    def weights(self) -> list[torch.Tensor]:
+        """Each column's table, shape ``(cardinality, width)``: weight transposed."""
+        return [linear.weight.T for linear in self.linears]
+
+
+class EntityEmbeddingNetwork(nn.Module):
+    """Column embeddings (+ standardised numeric inputs) -> MLP -> task head.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Codes per categorical column, reserved ones included.
+    embedding_dims : sequence of int
+        Width of each column's table.
+    n_numeric : int, default=0
+        Number of numeric input features, standardised with the ``numeric_mean``
+        and ``numeric_scale`` buffers (set them with :meth:`set_numeric_scaling`).
+    hidden_units : sequence of int, default=(256, 128)
+        Widths of the hidden layers; empty for a linear model on the embeddings.
+    n_outputs : int, default=1
+        Output width: regression targets, 1 logit (binary) or one per class.
+    dropout : float, default=0.0
+        Dropout after each hidden layer.
+    batch_norm : bool, default=False
+        Batch normalisation after each hidden linear layer.
+    encoder : {"embedding", "onehot"}, default="embedding"
+        Lookup tables, or the one-hot linear baseline.
+
+    Shape
+    -----
+    - Input: codes ``(N, C)`` integer, numeric ``(N, n_numeric)`` float or None.
+    - Output: ``(N, n_outputs)`` float: predictions or logits.
+    """
+
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        embedding_dims: Sequence[int],
+        *,
+        n_numeric: int = 0,
+        hidden_units: Sequence[int] = (256, 128),
+        n_outputs: int = 1,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        encoder: str = "embedding",
+    ) -> None:
+        super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}.")
+        if n_numeric < 0 or n_outputs < 1:
+            raise ValueError(
+                f"n_numeric must be >= 0 and n_outputs >= 1, got {n_numeric} and "
+                f"{n_outputs}."
+            )
+        if any(int(h) != h or h < 1 for h in hidden_units):
+            raise ValueError(
+                f"hidden_units must be positive integers, got {tuple(hidden_units)}."
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+
+        self.encoder = (
+            EmbeddingTables(cardinalities, embedding_dims)
+            if encoder == "embedding"
+            else OneHotLinear(cardinalities, embedding_dims)
+        )
+        self.n_numeric = n_numeric
+        self.register_buffer("numeric_mean", torch.zeros(n_numeric))
+        self.register_buffer("numeric_scale", torch.ones(n_numeric))
+
+        layers: list[nn.Module] = []
+        width = int(sum(embedding_dims)) + n_numeric
+        for units in hidden_units:
+            layers.append(nn.Linear(width, int(units)))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(int(units)))
+            layers.append(nn.ReLU())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = int(units)
+        self.mlp = nn.Sequential(*layers)
+        self.head = nn.Linear(width, n_outputs)
+
+    def set_numeric_scaling(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        """Standardise numeric inputs as ``(x - mean) / scale`` inside the network."""
+        with torch.no_grad():
+            self.numeric_mean.copy_(torch.as_tensor(mean))
+            self.numeric_scale.copy_(torch.as_tensor(scale).clamp_min(1e-12))
+
+    def forward(
+        self, codes: torch.Tensor, numeric: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = self.encoder(codes)
+        if self.n_numeric:
+            if numeric is None or numeric.shape[1] != self.n_numeric:
+                raise ValueError(
+                    f"The network expects {self.n_numeric} numeric input column(s), "
+                    f"got {None if numeric is None else numeric.shape[1]}."
+                )
+            scaled = (numeric.to(x.dtype) - self.numeric_mean) / self.numeric_scale
+            x = torch.cat([x, scaled], dim=1)
+        return self.head(self.mlp(x))
+
+    def tables(self) -> list[torch.Tensor]:
+        """Each column's learned table, shape ``(cardinality, width)``."""
+        return self.encoder.weights()
+
+    def to_numpy(self) -> NumpyNetwork:
+        """Copy the trained weights out of torch, for inference without it."""
+
+        def array(tensor: torch.Tensor):
+            return tensor.detach().to("cpu", torch.float32).numpy().copy()
+
+        layers = []
+        for layer in [*self.mlp, self.head]:
+            if isinstance(layer, nn.Linear):
+                layers.append(
+                    (
+                        "linear",
+                        {"weight": array(layer.weight), "bias": array(layer.bias)},
+                    )
+                )
+            elif isinstance(layer, nn.BatchNorm1d):
+                layers.append(
+                    (
+                        "batchnorm",
+                        {
+                            "mean": array(layer.running_mean),
+                            "var": array(layer.running_var),
+                            "weight": array(layer.weight),
+                            "bias": array(layer.bias),
+                            "eps": np.float32(layer.eps),
+                        },
+                    )
+                )
+            elif isinstance(layer, nn.ReLU):
+                layers.append(("relu", {}))
+        return NumpyNetwork(
+            tables=[np.ascontiguousarray(array(t)) for t in self.tables()],
+            numeric_mean=array(self.numeric_mean),
+            numeric_scale=array(self.numeric_scale),
+            layers=layers,
+        )

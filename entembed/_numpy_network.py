@@ -1,0 +1,84 @@
+"""A trained network as numpy arrays: what a fitted estimator keeps.
+
+After fit, the tables and layers are copied out of torch, so that ``transform``
+and ``predict`` are numpy gathers and matrix products that need neither torch nor
+a GPU, and a model trained on a GPU serves on any CPU machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LAYER_KINDS = ("linear", "batchnorm", "relu")
+
+
+@dataclass
+class NumpyNetwork:
+    """Inference-only copy of an :class:`EntityEmbeddingNetwork`.
+
+    Parameters
+    ----------
+    tables : list of ndarray of shape (cardinality, width), float32
+        One embedding table per categorical column.
+    numeric_mean, numeric_scale : ndarray of shape (n_numeric,)
+        Standardisation of the numeric inputs.
+    layers : list of (kind, dict of ndarray)
+        The MLP and head in order: ``("linear", {"weight", "bias"})``,
+        ``("batchnorm", {"mean", "var", "weight", "bias", "eps"})``,
+        ``("relu", {})``. Dropout is the identity at inference and is left out.
+    """
+
+    tables: list[np.ndarray]
+    numeric_mean: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    numeric_scale: np.ndarray = field(default_factory=lambda: np.ones(0, np.float32))
+    layers: list[tuple[str, dict[str, np.ndarray]]] = field(default_factory=list)
+
+    @property
+    def widths(self) -> list[int]:
+        return [table.shape[1] for table in self.tables]
+
+    def embed(self, codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Gather each column's vectors, side by side, into one float32 array.
+
+        ``codes`` has shape (n_rows, n_columns); ``out`` (optional) has at least
+        ``sum(widths)`` columns and receives them in its first columns.
+        """
+        if out is None:
+            out = np.empty((len(codes), sum(self.widths)), dtype=np.float32)
+        start = 0
+        for j, table in enumerate(self.tables):
+            width = table.shape[1]
+            # mode="clip" writes straight into the strided block (no buffer);
+            # codes come from the vocabulary and are always in range.
+            np.take(
+                table,
+                codes[:, j],
+                axis=0,
+                out=out[:, start : start + width],
+                mode="clip",
+            )
+            start += width
+        return out
+
+    def forward(
+        self, codes: np.ndarray, numeric: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Network output (predictions or logits), shape (n_rows, n_outputs)."""
+        n_numeric = len(self.numeric_mean)
+        x = np.empty((len(codes), sum(self.widths) + n_numeric), dtype=np.float32)
+        self.embed(codes, x)
+        if n_numeric:
+            x[:, sum(self.widths) :] = (
+                numeric - self.numeric_mean
+            ) / self.numeric_scale
+        for kind, params in self.layers:
+            if kind == "linear":
+                x = x @ params["weight"].T + params["bias"]
+            elif kind == "batchnorm":
+                x = (x - params["mean"]) / np.sqrt(params["var"] + params["eps"])
+                x = x * params["weight"] + params["bias"]
+            else:
+                np.maximum(x, 0, out=x)
+        return x

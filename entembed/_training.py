@@ -1,0 +1,178 @@
+"""Running a fit: the Trainer with entembed's defaults, early stopping that
+restores the best weights, a per-epoch history, and seeded reproducibility.
+
+This is the one place that turns the facade's parameters (Lightning's names)
+into a ``lightning.Trainer``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Iterator
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+
+from ._data_module import TensorDataModule
+from ._lightning_module import EntityEmbeddingModule, check_finite_training
+
+
+class History(Callback):
+    """Per-epoch metrics: a list of dicts with ``epoch``, ``train_loss``, ..."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        row = {"epoch": trainer.current_epoch + 1}
+        row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items())})
+        self.epochs.append(row)
+
+
+class RestoreBestWeights(Callback):
+    """Keep the weights of the epoch with the lowest ``monitor`` and load them
+    when fitting ends (Lightning's EarlyStopping stops but does not restore)."""
+
+    def __init__(self, monitor: str = "val_loss") -> None:
+        self.monitor = monitor
+        self.best_score = float("inf")
+        self.best_epoch: int | None = None
+        self._state: dict | None = None
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        score = float(trainer.callback_metrics[self.monitor])
+        if score < self.best_score:
+            self.best_score, self.best_epoch = score, trainer.current_epoch + 1
+            self._state = copy.deepcopy(pl_module.state_dict())
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if self._state is not None:
+            pl_module.load_state_dict(self._state)
+
+
+@contextlib.contextmanager
+def seeded(random_state: int | None) -> Iterator[None]:
+    """Run under a fixed torch seed without changing the caller's global RNG."""
+    if random_state is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(random_state)
+        yield
+
+
+@contextlib.contextmanager
+def _quiet_lightning(verbose: bool) -> Iterator[None]:
+    # Lightning reports the accelerator choice on every fit; a transformer inside
+    # a grid search should not print unless asked.
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    if not verbose:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def train(
+    module: EntityEmbeddingModule,
+    data: TensorDataModule,
+    *,
+    max_epochs: int = 10,
+    accelerator: str = "auto",
+    devices="auto",
+    strategy="auto",
+    num_nodes: int = 1,
+    precision=None,
+    patience: int | None = None,
+    gradient_clip_val: float | None = None,
+    verbose: bool = False,
+    callbacks: list[Callback] | None = None,
+) -> list[dict[str, float]]:
+    """Fit ``module`` on ``data`` and return the per-epoch history.
+
+    With a validation split, the weights of the best validation epoch are
+    restored at the end, and training stops after ``patience`` epochs without
+    improvement (``None``: no early stopping). A NaN or infinite training loss
+    raises ``FloatingPointError`` naming the epoch.
+    """
+    data.drop_single = module.hparams.batch_norm
+    history = History()
+    extra = [history, *(callbacks or [])]
+    if data.validation_fraction > 0:
+        extra.append(RestoreBestWeights("val_loss"))
+        if patience is not None:
+            extra.append(EarlyStopping("val_loss", patience=patience, mode="min"))
+    trainer = L.Trainer(
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        num_nodes=num_nodes,
+        precision=precision,
+        gradient_clip_val=gradient_clip_val,
+        callbacks=extra,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=verbose,
+        num_sanity_val_steps=0,
+        limit_val_batches=None if data.validation_fraction > 0 else 0,
+    )
+    with _quiet_lightning(verbose):
+        trainer.fit(module, datamodule=data)
+    check_finite_training(module)
+    if not all(torch.isfinite(p).all() for p in module.parameters()):
+        raise FloatingPointError(
+            "Training produced NaN or infinite weights. Lower learning_rate (now "
+            f"{module.hparams.learning_rate}) or set gradient_clip_val."
+        )
+    return history.epochs
+
+
+def encode_target(y, task: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Training target for ``task``, and the classes for classification.
+
+    Returns float32 of shape (n,) or (n, k) for regression, float32 0/1 for
+    "binary", int64 class indices for "multiclass"; classes in sorted order.
+    """
+    y = np.asarray(y)
+    if task == "regression":
+        try:
+            target = y.astype(np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"A regression target must be numeric, got dtype {y.dtype}. Use a "
+                "classifier for labels."
+            ) from exc
+        return target, None
+    if y.ndim != 1:
+        raise ValueError(f"A classification target must be 1-D, got shape {y.shape}.")
+    missing = pd.isna(y)
+    if missing.any():
+        raise ValueError(
+            f"The target has {int(missing.sum())} missing label(s). Drop those "
+            "rows or fill them first."
+        )
+    classes, indices = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"The target has a single class ({classes.tolist()[0]!r}); a classifier "
+            "needs at least two classes. Check the target column or use a regressor."
+        )
+    if task == "binary":
+        if len(classes) != 2:
+            raise ValueError(
+                f"task='binary' needs exactly 2 classes, got {len(classes)}; use "
+                "task='multiclass'."
+            )
+        return indices.astype(np.float32), classes
+    return indices.astype(np.int64), classes

@@ -1,0 +1,190 @@
+import numpy as np
+import pytest
+import torch
+
+from entembed import EmbeddingTables, EntityEmbeddingNetwork, OneHotLinear
+from entembed._embedding_dims import auto_embedding_dim, resolve_embedding_dims
+
+CARDINALITIES = [2, 3, 7, 50]
+DIMS = [1, 2, 4, 9]
+
+
+def _codes(n=64, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.stack(
+        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
+    )
+    codes[:4] = torch.tensor([0, 1, 0, 1])[:, None]  # reserved unknown/missing codes
+    return codes
+
+
+def test_embedding_tables_shape_and_reserved_codes():
+    tables = EmbeddingTables(CARDINALITIES, DIMS)
+    out = tables(_codes())
+    assert out.shape == (64, sum(DIMS))
+    # row 0 has code 0 everywhere: the output is the 0th row of every table
+    expected = torch.cat([w[0] for w in tables.weights()])
+    torch.testing.assert_close(out[0], expected)
+
+
+def test_onehot_linear_equals_embedding_forward_and_gradient():
+    tables = EmbeddingTables(CARDINALITIES, DIMS)
+    onehot = OneHotLinear(CARDINALITIES, DIMS)
+    with torch.no_grad():
+        for linear, weight in zip(onehot.linears, tables.weights(), strict=True):
+            linear.weight.copy_(weight.T)
+    codes = _codes()
+    upstream = torch.randn(len(codes), sum(DIMS))
+    out_embedding, out_onehot = tables(codes), onehot(codes)
+    torch.testing.assert_close(out_embedding, out_onehot, rtol=0, atol=1e-7)
+    (out_embedding * upstream).sum().backward()
+    (out_onehot * upstream).sum().backward()
+    for j, (table, linear) in enumerate(
+        zip(tables.tables, onehot.linears, strict=True)
+    ):
+        torch.testing.assert_close(
+            table.weight.grad,
+            linear.weight.grad.T,
+            rtol=1e-6,
+            atol=1e-6,
+            msg=f"column {j}",
+        )
+        # the reserved unknown (0) and missing (1) rows received gradient
+        assert table.weight.grad[:2].abs().sum() > 0
+
+
+def test_same_seed_gives_both_encoders_the_same_initial_tables():
+    torch.manual_seed(3)
+    tables = EmbeddingTables(CARDINALITIES, DIMS)
+    torch.manual_seed(3)
+    onehot = OneHotLinear(CARDINALITIES, DIMS)
+    for a, b in zip(tables.weights(), onehot.weights(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_network_trained_with_either_encoder_ends_with_the_same_tables():
+    codes = _codes(n=512, seed=1)
+    numeric = torch.randn(512, 2)
+    target = (codes[:, 2:3] % 3).float() + numeric[:, :1]
+    tables = []
+    for encoder in ("embedding", "onehot"):
+        torch.manual_seed(0)
+        network = EntityEmbeddingNetwork(
+            CARDINALITIES, DIMS, n_numeric=2, hidden_units=(16, 8), encoder=encoder
+        )
+        optimizer = torch.optim.AdamW(network.parameters(), lr=1e-2, weight_decay=1e-3)
+        for _epoch in range(2):
+            for start in range(0, 512, 64):
+                rows = slice(start, start + 64)
+                loss = torch.nn.functional.mse_loss(
+                    network(codes[rows], numeric[rows]), target[rows]
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        tables.append([t.detach() for t in network.tables()])
+    for a, b in zip(*tables, strict=True):
+        assert (a - b).abs().max() < 1e-4
+    # and training moved the tables (the comparison is not between two inits)
+    torch.manual_seed(0)
+    fresh = EntityEmbeddingNetwork(
+        CARDINALITIES, DIMS, n_numeric=2, hidden_units=(16, 8)
+    )
+    assert (fresh.tables()[2] - tables[0][2]).abs().max() > 1e-3
+
+
+def test_network_shapes_batch_norm_dropout_and_numeric_scaling():
+    network = EntityEmbeddingNetwork(
+        CARDINALITIES,
+        DIMS,
+        n_numeric=3,
+        n_outputs=4,
+        hidden_units=(8,),
+        dropout=0.2,
+        batch_norm=True,
+    )
+    network.set_numeric_scaling(torch.tensor([1.0, 2, 3]), torch.tensor([1.0, 1, 0]))
+    assert network(_codes(), torch.randn(64, 3)).shape == (64, 4)
+    assert network.numeric_scale.min() > 0
+    linear = EntityEmbeddingNetwork(CARDINALITIES, DIMS, hidden_units=())
+    assert linear(_codes()).shape == (64, 1)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: EmbeddingTables([], []), r"cardinalities is empty"),
+        (
+            lambda: EmbeddingTables([3, 4], [2]),
+            r"has 2 columns but embedding_dims has 1",
+        ),
+        (lambda: OneHotLinear([3, 0], [2, 2]), r"cardinalities must be positive"),
+        (
+            lambda: EntityEmbeddingNetwork([3], [2], encoder="hash"),
+            r"encoder must be one of \('embedding', 'onehot'\), got 'hash'",
+        ),
+        (lambda: EntityEmbeddingNetwork([3], [2], dropout=1.0), r"dropout must be in"),
+        (lambda: EntityEmbeddingNetwork([3], [2], hidden_units=(0,)), r"hidden_units"),
+        (lambda: EntityEmbeddingNetwork([3], [2], n_outputs=0), r"n_outputs >= 1"),
+    ],
+)
+def test_modules_error_on_bad_arguments(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_network_error_when_numeric_input_is_missing():
+    network = EntityEmbeddingNetwork([3], [2], n_numeric=2)
+    with pytest.raises(
+        ValueError, match=r"expects 2 numeric input column\(s\), got None"
+    ):
+        network(torch.zeros(1, 1, dtype=torch.long))
+
+
+def test_embedding_dims_rules():
+    assert auto_embedding_dim(3) == 3 and auto_embedding_dim(10**6) == 600
+    cards = {"a": 12, "b": 1002}
+    assert resolve_embedding_dims("auto", cards) == {"a": 6, "b": 77}
+    assert resolve_embedding_dims(4, cards) == {"a": 4, "b": 4}
+    assert resolve_embedding_dims({"a": 3}, cards) == {"a": 3, "b": 77}
+    assert resolve_embedding_dims(lambda n: n // 4, cards) == {"a": 3, "b": 250}
+    with pytest.warns(UserWarning, match=r"width 12 for column 'a' reaches its 12"):
+        resolve_embedding_dims(12, cards)
+    with pytest.raises(
+        ValueError, match=r"names columns that are not embedded: \['z'\]"
+    ):
+        resolve_embedding_dims({"z": 3}, cards)
+    with pytest.raises(
+        ValueError, match=r"width for column 'a' must be a positive int"
+    ):
+        resolve_embedding_dims({"a": 0}, cards)
+    with pytest.raises(ValueError, match=r"embedding_dims must be 'auto', an int"):
+        resolve_embedding_dims("big", cards)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_numpy_copy_predicts_like_the_torch_network(batch_norm):
+    torch.manual_seed(0)
+    network = EntityEmbeddingNetwork(
+        CARDINALITIES,
+        DIMS,
+        n_numeric=2,
+        n_outputs=3,
+        hidden_units=(16, 8),
+        batch_norm=batch_norm,
+        dropout=0.3,
+    )
+    network.set_numeric_scaling(torch.tensor([0.5, -1.0]), torch.tensor([2.0, 3.0]))
+    codes, numeric = _codes(), torch.randn(64, 2)
+    network.train()
+    network(codes, numeric)  # moves the batch-norm running statistics
+    network.eval()
+    with torch.no_grad():
+        expected = network(codes, numeric).numpy()
+    copy = network.to_numpy()
+    np.testing.assert_allclose(
+        copy.forward(codes.numpy(), numeric.numpy()), expected, rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_array_equal(
+        copy.embed(codes.numpy()), network.encoder(codes).detach().numpy()
+    )
