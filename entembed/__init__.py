@@ -10,7 +10,10 @@ embedder and transforming data never imports torch.
 
 from importlib import import_module
 
+from ._embedder import EntityEmbedder
 from ._embedding_dims import auto_embedding_dim, resolve_embedding_dims
+from ._persistence import load
+from ._predictors import EntityEmbeddingClassifier, EntityEmbeddingRegressor
 from ._vocabulary import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary
 
 __version__ = "0.1.0"
@@ -28,12 +31,16 @@ __all__ = [
     "UNKNOWN_CODE",
     "CategoryVocabulary",
     "EmbeddingTables",
+    "EntityEmbedder",
+    "EntityEmbeddingClassifier",
     "EntityEmbeddingModule",
     "EntityEmbeddingNetwork",
+    "EntityEmbeddingRegressor",
     "OneHotLinear",
     "TensorDataModule",
     "__version__",
     "auto_embedding_dim",
+    "load",
     "resolve_embedding_dims",
 ]
 

@@ -135,7 +135,7 @@ class TensorDataModule(L.LightningDataModule):
         Non-negative weights of the training loss.
     numeric_names : sequence of str, optional
         Names of the numeric columns, for error messages.
-    batch_size : int, default=1024
+    batch_size : int, default=256
         Rows per training batch.
     validation_fraction : float, default=0.1
         Share of rows held out for validation (and early stopping); 0 for none.
@@ -162,7 +162,7 @@ class TensorDataModule(L.LightningDataModule):
         numeric=None,
         sample_weight=None,
         numeric_names: Sequence[str] | None = None,
-        batch_size: int = 1024,
+        batch_size: int = 256,
         validation_fraction: float = 0.1,
         random_state: int = 0,
     ) -> None:

@@ -38,7 +38,7 @@ class EntityEmbeddingModule(L.LightningModule):
         Regression targets, or number of classes for "multiclass".
     n_numeric, hidden_units, dropout, batch_norm, encoder
         As in :class:`EntityEmbeddingNetwork`.
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=3e-3
         AdamW's learning rate.
     weight_decay : float, default=0.0
         AdamW's decoupled weight decay.
@@ -74,7 +74,7 @@ class EntityEmbeddingModule(L.LightningModule):
         dropout: float = 0.0,
         batch_norm: bool = False,
         encoder: str = "embedding",
-        learning_rate: float = 1e-3,
+        learning_rate: float = 3e-3,
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__()

@@ -28,12 +28,17 @@ class NumpyNetwork:
         The MLP and head in order: ``("linear", {"weight", "bias"})``,
         ``("batchnorm", {"mean", "var", "weight", "bias", "eps"})``,
         ``("relu", {})``. Dropout is the identity at inference and is left out.
+    output_mean, output_scale : ndarray of shape (n_outputs,) or None
+        A regression network learns a standardised target; its outputs are
+        mapped back as ``output * output_scale + output_mean``.
     """
 
     tables: list[np.ndarray]
     numeric_mean: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     numeric_scale: np.ndarray = field(default_factory=lambda: np.ones(0, np.float32))
     layers: list[tuple[str, dict[str, np.ndarray]]] = field(default_factory=list)
+    output_mean: np.ndarray | None = None
+    output_scale: np.ndarray | None = None
 
     @property
     def widths(self) -> list[int]:
@@ -81,4 +86,6 @@ class NumpyNetwork:
                 x = x * params["weight"] + params["bias"]
             else:
                 np.maximum(x, 0, out=x)
+        if self.output_scale is not None:
+            x = x * self.output_scale + self.output_mean
         return x

@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import warnings
 from collections.abc import Iterator
 
 import lightning as L
-import numpy as np
-import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
@@ -70,14 +69,17 @@ def seeded(random_state: int | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _quiet_lightning(verbose: bool) -> Iterator[None]:
-    # Lightning reports the accelerator choice on every fit; a transformer inside
-    # a grid search should not print unless asked.
+    # Lightning reports the accelerator choice (and tips) on every fit; a
+    # transformer inside a grid search should not print unless asked.
     logger = logging.getLogger("lightning.pytorch")
     level = logger.level
     if not verbose:
         logger.setLevel(logging.WARNING)
     try:
-        yield
+        with warnings.catch_warnings():
+            # Lightning 2.6 calls a torch pytree API that torch >= 2.10 deprecates.
+            warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec")
+            yield
     finally:
         logger.setLevel(level)
 
@@ -86,7 +88,7 @@ def train(
     module: EntityEmbeddingModule,
     data: TensorDataModule,
     *,
-    max_epochs: int = 10,
+    max_epochs: int = 20,
     accelerator: str = "auto",
     devices="auto",
     strategy="auto",
@@ -111,23 +113,23 @@ def train(
         extra.append(RestoreBestWeights("val_loss"))
         if patience is not None:
             extra.append(EarlyStopping("val_loss", patience=patience, mode="min"))
-    trainer = L.Trainer(
-        max_epochs=max_epochs,
-        accelerator=accelerator,
-        devices=devices,
-        strategy=strategy,
-        num_nodes=num_nodes,
-        precision=precision,
-        gradient_clip_val=gradient_clip_val,
-        callbacks=extra,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=verbose,
-        num_sanity_val_steps=0,
-        limit_val_batches=None if data.validation_fraction > 0 else 0,
-    )
     with _quiet_lightning(verbose):
+        trainer = L.Trainer(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            strategy=strategy,
+            num_nodes=num_nodes,
+            precision=precision,
+            gradient_clip_val=gradient_clip_val,
+            callbacks=extra,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=verbose,
+            num_sanity_val_steps=0,
+            limit_val_batches=None if data.validation_fraction > 0 else 0,
+        )
         trainer.fit(module, datamodule=data)
     check_finite_training(module)
     if not all(torch.isfinite(p).all() for p in module.parameters()):
@@ -136,43 +138,3 @@ def train(
             f"{module.hparams.learning_rate}) or set gradient_clip_val."
         )
     return history.epochs
-
-
-def encode_target(y, task: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Training target for ``task``, and the classes for classification.
-
-    Returns float32 of shape (n,) or (n, k) for regression, float32 0/1 for
-    "binary", int64 class indices for "multiclass"; classes in sorted order.
-    """
-    y = np.asarray(y)
-    if task == "regression":
-        try:
-            target = y.astype(np.float32)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"A regression target must be numeric, got dtype {y.dtype}. Use a "
-                "classifier for labels."
-            ) from exc
-        return target, None
-    if y.ndim != 1:
-        raise ValueError(f"A classification target must be 1-D, got shape {y.shape}.")
-    missing = pd.isna(y)
-    if missing.any():
-        raise ValueError(
-            f"The target has {int(missing.sum())} missing label(s). Drop those "
-            "rows or fill them first."
-        )
-    classes, indices = np.unique(y, return_inverse=True)
-    if len(classes) < 2:
-        raise ValueError(
-            f"The target has a single class ({classes.tolist()[0]!r}); a classifier "
-            "needs at least two classes. Check the target column or use a regressor."
-        )
-    if task == "binary":
-        if len(classes) != 2:
-            raise ValueError(
-                f"task='binary' needs exactly 2 classes, got {len(classes)}; use "
-                "task='multiclass'."
-            )
-        return indices.astype(np.float32), classes
-    return indices.astype(np.int64), classes

@@ -66,6 +66,18 @@ def _factorize(name: str, column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, pd.Index(uniques)
 
 
+def _build_lookup(kept: np.ndarray, infrequent: np.ndarray | None):
+    """Index of every category seen in fit, and the code of each.
+
+    The codes have one slot more than there are categories: get_indexer's -1
+    (not seen in fit) then reads the unknown code from the last slot.
+    """
+    seen = kept if infrequent is None else np.concatenate([kept, infrequent])
+    codes = np.full(len(seen) + 1, UNKNOWN_CODE, dtype=np.int32)
+    codes[: len(kept)] = np.arange(len(kept), dtype=np.int32) + N_RESERVED_CODES
+    return pd.Index(seen, tupleize_cols=False), codes
+
+
 def _examples(values) -> str:
     shown = ", ".join(repr(v) for v in list(values)[:_N_EXAMPLES])
     return f"{shown}, ..." if len(values) > _N_EXAMPLES else shown
@@ -209,21 +221,15 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         else:
             min_count = self.min_frequency or 0
 
-        self.categories_, self.infrequent_categories_, self._lookups = [], [], []
-        for name in frame.columns:
-            kept, infrequent, lookup = self._fit_column(name, frame[name], min_count)
-            self.categories_.append(kept)
-            self.infrequent_categories_.append(infrequent)
-            self._lookups.append(lookup)
-        self.cardinalities_ = np.array(
-            [len(kept) + N_RESERVED_CODES for kept in self.categories_]
+        fitted = [
+            self._fit_column(name, frame[name], min_count) for name in frame.columns
+        ]
+        self._set_fitted(
+            frame.columns,
+            [kept for kept, _ in fitted],
+            [infrequent for _, infrequent in fitted],
+            has_names,
         )
-        self.n_features_in_ = n_columns
-        self._columns = list(frame.columns)
-        if has_names:
-            self.feature_names_in_ = np.asarray(self._columns, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
         return self
 
     def _fit_column(self, name, column, min_count):
@@ -257,14 +263,25 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        # One slot more than there are categories: get_indexer's -1 (not seen
-        # in fit) then reads the unknown code from the last slot.
-        lookup_codes = np.full(len(values) + 1, UNKNOWN_CODE, dtype=np.int32)
-        lookup_codes[:-1][keep] = (
-            np.arange(len(kept), dtype=np.int32) + N_RESERVED_CODES
+        return kept, (values[~keep] if (~keep).any() else None)
+
+    def _set_fitted(self, columns, categories, infrequent, has_names) -> None:
+        """Fitted state from categories (used by fit and by entembed.load)."""
+        self.categories_ = list(categories)
+        self.infrequent_categories_ = list(infrequent)
+        self._lookups = [
+            _build_lookup(kept, rare)
+            for kept, rare in zip(categories, infrequent, strict=True)
+        ]
+        self.cardinalities_ = np.array(
+            [len(kept) + N_RESERVED_CODES for kept in self.categories_]
         )
-        infrequent = values[~keep] if (~keep).any() else None
-        return kept, infrequent, (pd.Index(values, tupleize_cols=False), lookup_codes)
+        self.n_features_in_ = len(columns)
+        self._columns = list(columns)
+        if has_names:
+            self.feature_names_in_ = np.asarray(self._columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
 
     # ------------------------------------------------------------ transform
     def transform(self, X) -> np.ndarray:

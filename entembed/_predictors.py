@@ -1,0 +1,176 @@
+"""EntityEmbeddingRegressor and EntityEmbeddingClassifier: the trained network's
+own predictions, computed with numpy after fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._base import EntityEmbeddingBase
+from ._target import encode_target
+
+_SHARED_DOC = """
+    Parameters
+    ----------
+    All parameters of :class:`EntityEmbedder` except ``remainder``, ``task`` and
+    ``cv``, with the same meaning and defaults.
+
+    Attributes
+    ----------
+    The fitted attributes of :class:`EntityEmbedder` (``categories_``,
+    ``cardinalities_``, ``embedding_dims_``, ``embeddings_``, ``history_``,
+    ``n_features_in_``, ``feature_names_in_``){extra}.
+"""
+
+
+class _Predictor(EntityEmbeddingBase):
+    def _network_output(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        codes, frame = self._codes(X, self.numeric_columns_)
+        numeric = self._numeric_array(frame, self.numeric_columns_)
+        if numeric.shape[1] and not np.isfinite(numeric).all():
+            bad = [
+                c
+                for c, ok in zip(
+                    self.numeric_columns_, np.isfinite(numeric).all(axis=0), strict=True
+                )
+                if not ok
+            ]
+            raise ValueError(
+                f"Numeric input has NaN or infinite values in {bad}. Impute them "
+                "first, or pass those columns as categorical."
+            )
+        return self.network_.forward(codes, numeric)
+
+    def transform_embeddings(self, X) -> np.ndarray:
+        """Each row's embedding vectors, as :meth:`EntityEmbedder.transform` gives."""
+        check_is_fitted(self)
+        codes, _ = self._codes(X)
+        return self.network_.embed(codes)
+
+
+class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
+    __doc__ = (
+        """Regression with entity embeddings: the trained network predicts.
+
+    Fits exactly as :class:`EntityEmbedder` does, with a mean-squared-error
+    head (one output per target column), and predicts with numpy.
+    """
+        + _SHARED_DOC.format(extra="")
+        + """
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from entembed import EntityEmbeddingRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"shop": rng.choice(list("abc"), 300)})
+    >>> y = X["shop"].map({"a": 1.0, "b": 2.0, "c": 3.0})
+    >>> model = EntityEmbeddingRegressor(hidden_units=(16,), max_epochs=40,
+    ...                                  learning_rate=0.02, random_state=0)
+    >>> model.fit(X, y).predict(pd.DataFrame({"shop": ["a", "c"]})).round()
+    array([1., 3.])
+    """
+    )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _target(self, y):
+        target, _ = encode_target(y, "regression")
+        n_outputs = 1 if target.ndim == 1 else target.shape[1]
+        self._single_output = target.ndim == 1
+        return "regression", target, n_outputs
+
+    def fit(self, X, y, sample_weight=None):
+        """Learn the vocabulary, the tables and the network on ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+        y : array-like of shape (n_rows,) or (n_rows, n_targets)
+        sample_weight : array-like of shape (n_rows,), default=None
+
+        Returns
+        -------
+        self : EntityEmbeddingRegressor
+        """
+        return self._fit_network(X, self._target, y, sample_weight)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets, shape (n_rows,) or (n_rows, n_targets)."""
+        output = self._network_output(X).astype(np.float64)
+        return output[:, 0] if self._single_output else output
+
+
+class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
+    __doc__ = (
+        """Classification with entity embeddings: the trained network predicts.
+
+    Fits exactly as :class:`EntityEmbedder` does, with a binary (one logit) or
+    multiclass (softmax) head, and predicts with numpy.
+    """
+        + _SHARED_DOC.format(extra=", and ``classes_``")
+        + """
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from entembed import EntityEmbeddingClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"shop": rng.choice(list("abc"), 300)})
+    >>> y = X["shop"].map({"a": "low", "b": "high", "c": "high"})
+    >>> model = EntityEmbeddingClassifier(hidden_units=(16,), max_epochs=30,
+    ...                                   learning_rate=0.02, random_state=0)
+    >>> model.fit(X, y).predict(pd.DataFrame({"shop": ["a", "c"]})).tolist()
+    ['low', 'high']
+    >>> model.classes_.tolist()
+    ['high', 'low']
+    """
+    )
+
+    def _target(self, y):
+        y = column_or_1d(y, warn=True)
+        kind = type_of_target(y, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"Unknown label type: {kind!r}. EntityEmbeddingClassifier needs "
+                "class labels; use EntityEmbeddingRegressor for a continuous target."
+            )
+        task = "binary" if len(np.unique(y)) == 2 else "multiclass"
+        target, classes = encode_target(y, task)
+        self.classes_ = classes
+        return task, target, 1 if task == "binary" else len(classes)
+
+    def fit(self, X, y, sample_weight=None):
+        """Learn the vocabulary, the tables and the network on labels ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+        y : array-like of shape (n_rows,)
+        sample_weight : array-like of shape (n_rows,), default=None
+
+        Returns
+        -------
+        self : EntityEmbeddingClassifier
+        """
+        return self._fit_network(X, self._target, y, sample_weight)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_rows, n_classes), in ``classes_`` order."""
+        output = self._network_output(X).astype(np.float64)
+        if self.task_ == "binary":
+            positive = 1.0 / (1.0 + np.exp(-output[:, 0]))
+            return np.column_stack([1.0 - positive, positive])
+        output -= output.max(axis=1, keepdims=True)
+        np.exp(output, out=output)
+        return output / output.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each row."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,0 +1,58 @@
+"""Supervised targets: checked and encoded for training (numpy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def check_finite_target(y: np.ndarray) -> None:
+    """Raise on NaN or infinite values in a numeric target, with their count."""
+    if y.dtype.kind == "f":
+        n_bad = int(np.count_nonzero(~np.isfinite(y)))
+        if n_bad:
+            raise ValueError(
+                f"The target has {n_bad} NaN or infinite value(s). Drop those rows "
+                "or fill them first."
+            )
+
+
+def encode_target(y, task: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Training target for ``task``, and the classes for classification.
+
+    Returns float32 of shape (n,) or (n, k) for regression, float32 0/1 for
+    "binary", int64 class indices for "multiclass"; classes in sorted order.
+    """
+    y = np.asarray(y)
+    if task == "regression":
+        try:
+            target = y.astype(np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"A regression target must be numeric, got dtype {y.dtype}. Use a "
+                "classifier for labels."
+            ) from exc
+        return target, None
+    if y.ndim != 1:
+        raise ValueError(f"A classification target must be 1-D, got shape {y.shape}.")
+    missing = pd.isna(y)
+    if missing.any():
+        raise ValueError(
+            f"The target has {int(missing.sum())} missing label(s). Drop those "
+            "rows or fill them first."
+        )
+    classes, indices = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"The target has only one class ({classes.tolist()[0]!r}); a "
+            "classifier needs at least two classes. Check the target column or "
+            "use a regressor."
+        )
+    if task == "binary":
+        if len(classes) != 2:
+            raise ValueError(
+                f"task='binary' needs exactly 2 classes, got {len(classes)}; use "
+                "task='multiclass'."
+            )
+        return indices.astype(np.float32), classes
+    return indices.astype(np.int64), classes

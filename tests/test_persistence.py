@@ -1,0 +1,154 @@
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import entembed
+from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
+
+FAST = {"hidden_units": (8,), "max_epochs": 2, "batch_size": 32, "random_state": 0}
+
+
+def _data(n=120):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "mixed": pd.Series(rng.choice([1, "1", "a", 2.5, True], n), dtype=object),
+            "count": rng.integers(0, 4, n),
+            "flag": rng.random(n) > 0.5,
+            "when": pd.to_datetime("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 3, n), unit="D"),
+            "size": rng.normal(size=n),
+        }
+    )
+    y = rng.normal(size=n)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        EntityEmbedder(
+            categorical_columns=["mixed", "count", "flag", "when"],
+            batch_norm=True,
+            **FAST,
+        ),
+        EntityEmbeddingRegressor(
+            categorical_columns=["mixed", "count", "when"], **FAST
+        ),
+        EntityEmbeddingClassifier(embedding_dims=lambda n: 2, **FAST),
+    ],
+    ids=["embedder", "regressor", "classifier"],
+)
+def test_save_load_round_trip(estimator, tmp_path):
+    X, y = _data()
+    if isinstance(estimator, EntityEmbeddingClassifier):
+        y = np.where(y > 0, "up", "down")
+    estimator.fit(X, y)
+    path = tmp_path / "model.entembed"
+    estimator.save(path)
+    loaded = entembed.load(path)
+    assert type(loaded) is type(estimator)
+    for method in ("transform", "predict", "predict_proba"):
+        if hasattr(estimator, method):
+            np.testing.assert_array_equal(
+                getattr(loaded, method)(X), getattr(estimator, method)(X)
+            )
+    for column, categories in estimator.categories_.items():
+        restored = loaded.categories_[column]
+        assert [type(v) for v in restored] == [type(v) for v in categories]
+        assert list(restored) == list(categories)
+    pd.testing.assert_frame_equal(loaded.history_, estimator.history_)
+    assert loaded.embedding_dims_ == estimator.embedding_dims_
+    if hasattr(estimator, "classes_"):
+        assert loaded.classes_.tolist() == ["down", "up"]
+        assert loaded.get_params()["embedding_dims"] == estimator.embedding_dims_
+    else:
+        assert loaded.get_params() == estimator.get_params()
+
+
+def _saved(tmp_path):
+    X, y = _data()
+    path = tmp_path / "model.npz"
+    EntityEmbedder(**FAST).fit(X, y).save(path)
+    return path
+
+
+def test_load_rejects_truncated_files(tmp_path):
+    path = _saved(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        ValueError,
+        match=r"is not a valid entembed model file: it cannot "
+        r"be read.*truncated",
+    ):
+        entembed.load(path)
+
+
+def test_load_never_unpickles(tmp_path):
+    path = tmp_path / "evil.npz"
+    path.write_bytes(pickle.dumps(EntityEmbedder()))
+    with pytest.raises(ValueError, match=r"not a valid entembed model file"):
+        entembed.load(path)
+    with open(path, "wb") as f:  # an object array needs pickle to load
+        np.savez(f, entembed_meta=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match=r"not a valid entembed model file"):
+        entembed.load(path)
+
+
+def _rewrite_meta(path, change):
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(arrays["entembed_meta"].tobytes())
+    change(meta)
+    arrays["entembed_meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def test_load_rejects_other_versions_and_tampering(tmp_path):
+    path = _saved(tmp_path)
+    _rewrite_meta(path, lambda m: m.update(format_version=99))
+    with pytest.raises(
+        ValueError,
+        match=r"format version 99; this entembed reads "
+        r"version 1",
+    ):
+        entembed.load(path)
+
+    path = _saved(tmp_path)
+    _rewrite_meta(path, lambda m: m["embedding_dims"].update(mixed=99))
+    with pytest.raises(
+        ValueError, match=r"contents are inconsistent.*table of 'mixed'"
+    ):
+        entembed.load(path)
+
+    path = _saved(tmp_path)
+    _rewrite_meta(path, lambda m: m.update(estimator="os.system"))
+    with pytest.raises(ValueError, match=r"unknown estimator 'os.system'"):
+        entembed.load(path)
+
+    path = _saved(tmp_path)
+    _rewrite_meta(path, lambda m: m.update(format="other"))
+    with pytest.raises(ValueError, match=r"it was not written by entembed"):
+        entembed.load(path)
+
+    path = _saved(tmp_path)
+    with (
+        zipfile.ZipFile(path, "a") as archive,
+        pytest.warns(UserWarning, match="Duplicate name"),
+    ):
+        archive.writestr("table_0.npy", b"garbage")
+    with pytest.raises(ValueError, match=r"not a valid entembed model file"):
+        entembed.load(path)
+
+
+def test_save_refuses_categories_it_cannot_store(tmp_path):
+    X = pd.DataFrame({"pair": pd.Series([(1, 2), (3, 4)] * 20, dtype=object)})
+    embedder = EntityEmbedder(**FAST).fit(X, np.arange(40.0))
+    with pytest.raises(ValueError, match=r"Column 'pair' has a category of type tuple"):
+        embedder.save(tmp_path / "model.npz")
