@@ -480,7 +480,7 @@ def _train(
                 precision=estimator.precision,
                 patience=estimator.patience,
                 gradient_clip_val=estimator.gradient_clip_val,
-                verbose=bool(estimator.verbose),
+                verbose=int(estimator.verbose),
             )
     finally:
         torch.set_num_threads(threads)

@@ -12,20 +12,12 @@ import pandas as pd
 from sklearn.base import TransformerMixin, clone
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import EntityEmbeddingBase, embedding_feature_names
 from ._dataframe import to_frame
-from ._target import encode_target
+from ._target import encode_target, infer_task
 from ._vocabulary import MISSING_CODE, N_RESERVED_CODES, UNKNOWN_CODE
-
-_TASK_OF_TARGET = {
-    "continuous": "regression",
-    "continuous-multioutput": "regression",
-    "binary": "binary",
-    "multiclass": "multiclass",
-}
 
 
 def _procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -106,8 +98,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     random_state : int, RandomState or None, default=None
         Seed of the initial tables, the validation split and the batches; an
         int makes CPU training reproducible.
-    verbose : bool, default=False
-        Progress bar and Lightning's messages.
+    verbose : int or bool, default=False
+        1 (True): a progress bar over epochs; 2: also Lightning's messages.
 
     Attributes
     ----------
@@ -231,15 +223,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         return tags
 
     def _target(self, y):
-        task = self.task
-        if task == "auto":
-            kind = type_of_target(y, input_name="y")
-            if kind not in _TASK_OF_TARGET:
-                raise ValueError(
-                    f"Unknown label type {kind!r} for y: cannot tell the task from "
-                    "it. Set task='regression', 'binary' or 'multiclass'."
-                )
-            task = _TASK_OF_TARGET[kind]
+        task = infer_task(y) if self.task == "auto" else self.task
         if task != "regression" and y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
         target, classes = encode_target(y, task)

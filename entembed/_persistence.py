@@ -106,6 +106,8 @@ def save(estimator, path) -> None:
     vocabulary = estimator.vocabulary_
     network = estimator.network_
     arrays = {f"table_{j}": table for j, table in enumerate(network.tables)}
+    for j, counts in enumerate(vocabulary.category_counts_):
+        arrays[f"counts_{j}"] = counts
     arrays["numeric_mean"] = network.numeric_mean
     arrays["numeric_scale"] = network.numeric_scale
     if network.output_scale is not None:
@@ -226,7 +228,10 @@ def _rebuild(meta: dict, arrays: dict):
     ]
     if not (len(columns) == len(categories) == len(infrequent)):
         raise ValueError("columns and categories disagree")
-    vocabulary._set_fitted(columns, categories, infrequent, has_names=True)
+    counts = [arrays[f"counts_{j}"] for j in range(len(columns))]
+    if [len(c) for c in counts] != [len(kept) for kept in categories]:
+        raise ValueError("category counts disagree with the categories")
+    vocabulary._set_fitted(columns, categories, infrequent, counts, has_names=True)
 
     tables = [
         np.ascontiguousarray(arrays[f"table_{j}"], dtype=np.float32)

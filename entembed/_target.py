@@ -5,6 +5,33 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+_TASK_OF_TARGET = {
+    "continuous": "regression",
+    "continuous-multioutput": "regression",
+    "binary": "binary",
+    "multiclass": "multiclass",
+}
+
+
+def infer_task(y: np.ndarray) -> str:
+    """ "regression", "binary" or "multiclass" for a target.
+
+    A float target is a regression even when its values are whole numbers
+    (prices, counts stored as floats), where scikit-learn's ``type_of_target``
+    would say "multiclass".
+    """
+    from sklearn.utils.multiclass import type_of_target
+
+    if y.dtype.kind == "f":
+        return "regression"
+    kind = type_of_target(y, input_name="y")
+    if kind not in _TASK_OF_TARGET:
+        raise ValueError(
+            f"Unknown label type {kind!r} for y: cannot tell the task from it. "
+            "Set task='regression', 'binary' or 'multiclass'."
+        )
+    return _TASK_OF_TARGET[kind]
+
 
 def check_finite_target(y: np.ndarray) -> None:
     """Raise on NaN or infinite values in a numeric target, with their count."""

@@ -68,12 +68,12 @@ def seeded(random_state: int | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_lightning(verbose: bool) -> Iterator[None]:
+def _quiet_lightning(verbose: int) -> Iterator[None]:
     # Lightning reports the accelerator choice (and tips) on every fit; a
     # transformer inside a grid search should not print unless asked.
     logger = logging.getLogger("lightning.pytorch")
     level = logger.level
-    if not verbose:
+    if verbose < 2:
         logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
@@ -96,7 +96,7 @@ def train(
     precision=None,
     patience: int | None = None,
     gradient_clip_val: float | None = None,
-    verbose: bool = False,
+    verbose: int = 0,
     callbacks: list[Callback] | None = None,
 ) -> list[dict[str, float]]:
     """Fit ``module`` on ``data`` and return the per-epoch history.
@@ -126,7 +126,7 @@ def train(
             logger=False,
             enable_checkpointing=False,
             enable_model_summary=False,
-            enable_progress_bar=verbose,
+            enable_progress_bar=verbose >= 1,
             num_sanity_val_steps=0,
             limit_val_batches=None if data.validation_fraction > 0 else 0,
         )

@@ -126,6 +126,8 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         ``i + 2``.
     infrequent_categories_ : list of ndarray or None
         Categories of each column that were seen in fit but mapped to code 0.
+    category_counts_ : list of ndarray
+        Rows of each kept category in fit, aligned with ``categories_``.
     cardinalities_ : ndarray of shape (n_features_in_,)
         Number of codes of each column, the two reserved codes included: the
         number of rows an embedding table for that column needs.
@@ -226,8 +228,9 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         ]
         self._set_fitted(
             frame.columns,
-            [kept for kept, _ in fitted],
-            [infrequent for _, infrequent in fitted],
+            [kept for kept, _, _ in fitted],
+            [infrequent for _, infrequent, _ in fitted],
+            [counts for _, _, counts in fitted],
             has_names,
         )
         return self
@@ -263,12 +266,13 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        return kept, (values[~keep] if (~keep).any() else None)
+        return kept, (values[~keep] if (~keep).any() else None), counts[keep]
 
-    def _set_fitted(self, columns, categories, infrequent, has_names) -> None:
+    def _set_fitted(self, columns, categories, infrequent, counts, has_names) -> None:
         """Fitted state from categories (used by fit and by entembed.load)."""
         self.categories_ = list(categories)
         self.infrequent_categories_ = list(infrequent)
+        self.category_counts_ = [np.asarray(c, dtype=np.int64) for c in counts]
         self._lookups = [
             _build_lookup(kept, rare)
             for kept, rare in zip(categories, infrequent, strict=True)

@@ -62,6 +62,12 @@ def test_save_load_round_trip(estimator, tmp_path):
         assert [type(v) for v in restored] == [type(v) for v in categories]
         assert list(restored) == list(categories)
     pd.testing.assert_frame_equal(loaded.history_, estimator.history_)
+    for a, b in zip(
+        loaded.vocabulary_.category_counts_,
+        estimator.vocabulary_.category_counts_,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
     assert loaded.embedding_dims_ == estimator.embedding_dims_
     if hasattr(estimator, "classes_"):
         assert loaded.classes_.tolist() == ["down", "up"]

@@ -297,3 +297,10 @@ def test_vocabulary_error_bad_shapes():
         vocabulary.inverse_transform(np.array([[5, 0]]))
     with pytest.raises(TypeError, match=r"Column names must all be strings"):
         CategoryVocabulary().fit(pd.DataFrame({"a": [1], 2: [3]}))
+
+
+def test_vocabulary_counts_rows_of_kept_categories():
+    X = pd.DataFrame({"c": [*"aaab", None, "c", "c"]})
+    vocabulary = CategoryVocabulary(min_frequency=2).fit(X)
+    assert vocabulary.categories_[0].tolist() == ["a", "c"]
+    assert vocabulary.category_counts_[0].tolist() == [3, 2]

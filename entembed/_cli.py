@@ -1,0 +1,385 @@
+"""The ``entembed`` command: fit, transform, compare, plot and demo.
+
+A thin layer on the facade: it reads tables, calls the estimators and writes
+results. Expected failures (a missing file, an unknown column, a bad target)
+print one line and exit with status 1; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+_READERS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".gz": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+class CommandError(ValueError):
+    """A problem with the command's input, reported in one line."""
+
+
+# ------------------------------------------------------------------ tables
+def read_table(path: str) -> pd.DataFrame:
+    """Read a CSV (also .tsv, .csv.gz) or Parquet file."""
+    file = Path(path)
+    if not file.is_file():
+        raise CommandError(f"file {path!r} not found")
+    kind = _READERS.get(file.suffix.lower())
+    if kind is None:
+        raise CommandError(
+            f"cannot read {path!r}: unknown format {file.suffix!r}; use .csv, .tsv, "
+            ".csv.gz or .parquet"
+        )
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(file)
+        return pd.read_csv(file, sep="\t" if file.suffix == ".tsv" else ",")
+    except ImportError as exc:
+        raise CommandError(
+            f"reading {path!r} needs pyarrow: pip install pyarrow"
+        ) from exc
+    except Exception as exc:  # pandas raises many types for unreadable content
+        raise CommandError(f"cannot read {path!r}: {exc}".splitlines()[0]) from exc
+
+
+def write_table(frame: pd.DataFrame, path: str) -> None:
+    file = Path(path)
+    if file.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(file, index=False)
+    elif file.suffix.lower() in (".csv", ".tsv", ".gz"):
+        frame.to_csv(file, index=False, sep="\t" if file.suffix == ".tsv" else ",")
+    else:
+        raise CommandError(
+            f"cannot write {path!r}: unknown format {file.suffix!r}; use .csv or "
+            ".parquet"
+        )
+
+
+def split_target(data: pd.DataFrame, target: str, source: str):
+    if target not in data.columns:
+        raise CommandError(
+            f"target column {target!r} is not in {source} (columns: "
+            f"{', '.join(map(str, data.columns[:20]))})"
+        )
+    y = data[target]
+    n_missing = int(y.isna().sum())
+    if n_missing:
+        raise CommandError(
+            f"target column {target!r} has {n_missing} missing value(s); drop "
+            "those rows first"
+        )
+    return data.drop(columns=[target]), y
+
+
+# ---------------------------------------------------------------- commands
+def _embedder(args):
+    from ._embedder import EntityEmbedder
+
+    dims = args.embedding_dims
+    return EntityEmbedder(
+        categorical_columns=args.columns or "auto",
+        task=args.task,
+        cv=args.cv,
+        embedding_dims=int(dims) if dims.isdigit() else dims,
+        max_epochs=args.max_epochs,
+        random_state=args.random_state,
+        verbose=not args.quiet,
+    )
+
+
+def cmd_fit(args) -> None:
+    X, y = split_target(read_table(args.data), args.target, args.data)
+    embedder = _embedder(args).fit(X, y)
+    embedder.save(args.out)
+    if not args.quiet:
+        widths = ", ".join(f"{c}: {w}" for c, w in embedder.embedding_dims_.items())
+        print(
+            f"embedded {len(embedder.embedding_dims_)} column(s) ({widths}); "
+            f"model saved to {args.out}"
+        )
+
+
+def cmd_transform(args) -> None:
+    from ._persistence import load
+
+    model = _load_model(args.model, load)
+    data = read_table(args.data)
+    features = model.set_output(transform="pandas").transform(data)
+    write_table(features, args.out)
+    if not args.quiet:
+        print(
+            f"{features.shape[0]} rows x {features.shape[1]} features written to "
+            f"{args.out}"
+        )
+
+
+def _load_model(path, load):
+    if not Path(path).is_file():
+        raise CommandError(f"model file {path!r} not found")
+    return load(path)
+
+
+def format_comparison(table: pd.DataFrame) -> str:
+    """The comparison as a markdown table: encoders by rows, models by columns."""
+    metric = table.attrs["metric"]
+    better = "higher" if table.attrs["higher_is_better"] else "lower"
+    models = list(dict.fromkeys(table["model"]))
+    header = ["encoder", *models, "fit s", "transform s"]
+    lines = [
+        f"{metric}, mean ± std over folds ({better} is better)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---" + "|---:" * (len(header) - 1) + "|",
+    ]
+    for encoder, rows in table.groupby("encoder", sort=False):
+        cells = [
+            f"{rows.loc[rows['model'] == m, f'{metric} mean'].item():.4f} ± "
+            f"{rows.loc[rows['model'] == m, f'{metric} std'].item():.4f}"
+            for m in models
+        ]
+        fit = rows["encoder fit s"].iloc[0]
+        transform = rows["encoder transform s"].iloc[0]
+        lines.append(
+            f"| {encoder} | " + " | ".join(cells) + f" | {fit:.2f} | {transform:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def _compare(X, y, args, title: str) -> str:
+    from ._compare import compare_encoders, default_encoders
+
+    bar = None
+    if not args.quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=1, desc="cross-validation", unit="fit", file=sys.stderr)
+
+    def progress(done, total, description):
+        if bar is not None:
+            bar.total = total
+            bar.set_postfix_str(description)
+            bar.update(done - bar.n)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        table = compare_encoders(
+            X,
+            y,
+            encoders=default_encoders(args.random_state, max_epochs=args.max_epochs),
+            n_folds=args.folds,
+            random_state=args.random_state,
+            progress=progress,
+        )
+    if bar is not None:
+        bar.close()
+    text = f"## {title}\n\n" + format_comparison(table) + "\n"
+    print(text)
+    return text
+
+
+def cmd_compare(args) -> None:
+    from .datasets import load_dataset
+
+    if args.dataset:
+        X, y = load_dataset(args.dataset, n_rows=args.n_rows)
+        title = f"{args.dataset}: {len(X):,} rows, {args.folds}-fold cross-validation"
+    else:
+        if not args.data or not args.target:
+            raise CommandError("pass DATA with --target COL, or --dataset NAME")
+        X, y = split_target(read_table(args.data), args.target, args.data)
+        if args.n_rows and args.n_rows < len(X):
+            rows = np.random.default_rng(args.random_state).choice(
+                len(X), args.n_rows, replace=False
+            )
+            X, y = X.iloc[np.sort(rows)], y.iloc[np.sort(rows)]
+        title = f"{args.data}: {len(X):,} rows, {args.folds}-fold cross-validation"
+    text = _compare(X, y, args, title)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+def cmd_plot(args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._persistence import load
+    from ._plots import embedding_map
+
+    model = _load_model(args.model, load)
+    ax = embedding_map(model, args.column, n_labels=args.labels)
+    ax.figure.savefig(args.out, dpi=120, bbox_inches="tight")
+    plt.close(ax.figure)
+    if not args.quiet:
+        print(f"map of {args.column!r} written to {args.out}")
+
+
+def cmd_demo(args) -> None:
+    from .datasets import load_dataset
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    X, y = load_dataset("baseball", n_rows=args.n_rows)
+    title = (
+        f"Baseball salaries (log), {len(X):,} player-seasons, {args.folds}-fold "
+        "cross-validation"
+    )
+    (out / "compare_baseball.md").write_text(_compare(X, y, args, title))
+
+    args.columns, args.task, args.cv, args.embedding_dims = None, "auto", None, "auto"
+    embedder = _embedder(args).fit(X, y)
+    embedder.save(out / "baseball.npz")
+    for column in ("teamID", "birthState"):
+        args.model, args.column = str(out / "baseball.npz"), column
+        args.out = str(out / f"map_{column}.png")
+        cmd_plot(args)
+    print(f"demo outputs in {out}/")
+
+
+# ------------------------------------------------------------------ parser
+def _training_options(parser, *, columns: bool = True) -> None:
+    if columns:
+        parser.add_argument(
+            "--columns",
+            nargs="+",
+            metavar="COL",
+            help="categorical columns to embed (default: every "
+            "text, category and boolean column)",
+        )
+        parser.add_argument(
+            "--task",
+            default="auto",
+            choices=["auto", "regression", "binary", "multiclass"],
+        )
+        parser.add_argument(
+            "--cv",
+            type=int,
+            default=None,
+            metavar="K",
+            help="cross-fit the training rows' features in K folds",
+        )
+        parser.add_argument("--embedding-dims", default="auto", metavar="auto|N")
+    parser.add_argument("--max-epochs", type=int, default=20)
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="entembed",
+        description="Categorical entity embeddings: learn them on a target, serve "
+        "them as features, compare them with other encodings.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fit = sub.add_parser(
+        "fit",
+        help="learn embeddings from a table and save the model",
+        description="Learn embeddings of DATA's categorical "
+        "columns on --target and save the model.",
+    )
+    fit.add_argument("data", metavar="DATA", help="CSV or Parquet file")
+    fit.add_argument("--target", required=True, metavar="COL")
+    fit.add_argument(
+        "--out",
+        required=True,
+        metavar="MODEL",
+        help="model file to write (entembed's safe .npz format)",
+    )
+    _training_options(fit)
+    fit.set_defaults(run=cmd_fit)
+
+    transform = sub.add_parser(
+        "transform",
+        help="write embedding features of a table",
+        description="Write the embedding features of DATA's "
+        "rows, one output row per input row.",
+    )
+    transform.add_argument("model", metavar="MODEL")
+    transform.add_argument("data", metavar="DATA")
+    transform.add_argument(
+        "--out",
+        required=True,
+        metavar="FEATURES",
+        help=".parquet or .csv file to write",
+    )
+    transform.add_argument("--quiet", action="store_true")
+    transform.set_defaults(run=cmd_transform)
+
+    compare = sub.add_parser(
+        "compare",
+        help="cross-validate embeddings against other encodings",
+        description="Cross-validated downstream scores (gradient boosting, "
+        "k-nearest neighbours, linear model) of entity embeddings, "
+        "one-hot, ordinal and target encoding.",
+    )
+    compare.add_argument("data", nargs="?", metavar="DATA")
+    compare.add_argument("--target", metavar="COL")
+    compare.add_argument(
+        "--dataset",
+        choices=["flights", "baseball", "scorecard"],
+        help="a bundled real dataset instead of DATA",
+    )
+    compare.add_argument(
+        "--n-rows", type=int, default=None, help="random subsample of this many rows"
+    )
+    compare.add_argument("--folds", type=int, default=3)
+    compare.add_argument("--out", metavar="TABLE.md", help="also write the table here")
+    _training_options(compare, columns=False)
+    compare.set_defaults(run=cmd_compare)
+
+    plot = sub.add_parser(
+        "plot",
+        help="2-D map of a column's embedding",
+        description="PCA map of one column's learned vectors, the "
+        "most frequent categories labelled.",
+    )
+    plot.add_argument("model", metavar="MODEL")
+    plot.add_argument("--column", required=True, metavar="COL")
+    plot.add_argument("--out", required=True, metavar="MAP.png")
+    plot.add_argument("--labels", type=int, default=25)
+    plot.add_argument("--quiet", action="store_true")
+    plot.set_defaults(run=cmd_plot)
+
+    demo = sub.add_parser(
+        "demo",
+        help="compare and plot on a bundled real dataset",
+        description="Run compare and plot on the baseball salaries "
+        "dataset (a few minutes on 2 CPU cores).",
+    )
+    demo.add_argument("--out-dir", default="entembed-demo")
+    demo.add_argument("--n-rows", type=int, default=None)
+    demo.add_argument("--folds", type=int, default=3)
+    demo.add_argument("--labels", type=int, default=25)
+    _training_options(demo, columns=False)
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except CommandError as exc:
+        print(f"entembed {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, OSError, ModuleNotFoundError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"entembed {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

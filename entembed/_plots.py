@@ -1,0 +1,88 @@
+"""Plots of fitted embeddings (needs matplotlib: ``pip install "entembed[plots]"``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+
+def embedding_map(embedder, column: str, *, n_labels: int = 25, ax=None):
+    """2-D map (PCA) of one column's embedding, most frequent categories labelled.
+
+    Each point is a category, its area proportional to its rows in fit;
+    categories close on the map have similar learned vectors.
+
+    Parameters
+    ----------
+    embedder : fitted EntityEmbedder, EntityEmbeddingRegressor or -Classifier
+    column : str
+        An embedded column.
+    n_labels : int, default=25
+        Label this many of the most frequent categories.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    check_is_fitted(embedder)
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ModuleNotFoundError(
+            'Plots need matplotlib: pip install matplotlib (or "entembed[plots]").'
+        ) from exc
+    if column not in embedder.categorical_columns_:
+        raise ValueError(
+            f"Column {column!r} is not embedded; the embedded columns are "
+            f"{embedder.categorical_columns_}."
+        )
+    j = embedder.categorical_columns_.index(column)
+    categories = embedder.vocabulary_.categories_[j]
+    counts = embedder.vocabulary_.category_counts_[j]
+    vectors = embedder.network_.tables[j][2:].astype(np.float64)
+    if len(categories) < 2:
+        raise ValueError(
+            f"Column {column!r} has {len(categories)} kept categories; a map needs "
+            "at least 2."
+        )
+    centred = vectors - vectors.mean(axis=0)
+    if centred.shape[1] == 1:
+        points = np.column_stack([centred[:, 0], np.zeros(len(centred))])
+        explained = np.array([1.0, 0.0])
+    else:
+        _, singular, components = np.linalg.svd(centred, full_matrices=False)
+        points = centred @ components[:2].T
+        explained = singular[:2] ** 2 / max((singular**2).sum(), 1e-12)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 7))
+    sizes = 10 + 290 * np.sqrt(counts / counts.max())
+    ax.scatter(
+        points[:, 0],
+        points[:, 1],
+        s=sizes,
+        alpha=0.45,
+        color="#2c7fb8",
+        edgecolors="white",
+        linewidths=0.5,
+    )
+    for i in np.argsort(-counts, kind="stable")[:n_labels]:
+        ax.annotate(
+            str(categories[i]),
+            points[i],
+            fontsize=8,
+            ha="center",
+            va="bottom",
+            xytext=(0, 4),
+            textcoords="offset points",
+        )
+    ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
+    ax.set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
+    ax.set_title(
+        f"Embedding of {column!r}: {len(categories)} categories, "
+        f"{vectors.shape[1]} dimensions (point area: rows in fit)"
+    )
+    ax.grid(alpha=0.2)
+    return ax

@@ -1,0 +1,151 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from entembed import load
+from entembed._cli import main
+from entembed.datasets import make_synthetic
+
+TRAIN = ["--max-epochs", "3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    X, y, _ = make_synthetic(600, (8, 30), random_state=0)
+    data = X.assign(size=np.arange(600) % 7, target=y)
+    data.to_csv(folder / "data.csv", index=False)
+    data.to_parquet(folder / "data.parquet")
+    return folder
+
+
+def test_cli_fit_transform_and_plot(table, capsys):
+    model = table / "model.npz"
+    assert (
+        main(
+            [
+                "fit",
+                str(table / "data.csv"),
+                "--target",
+                "target",
+                "--out",
+                str(model),
+                "--columns",
+                "c0",
+                "c1",
+                *TRAIN,
+            ]
+        )
+        == 0
+    )
+    assert load(model).categorical_columns_ == ["c0", "c1"]
+    for name in ("features.parquet", "features.csv"):
+        assert (
+            main(
+                [
+                    "transform",
+                    str(model),
+                    str(table / "data.parquet"),
+                    "--out",
+                    str(table / name),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+    features = pd.read_csv(table / "features.csv")
+    assert len(features) == 600 and features.columns[0] == "c0_emb0"
+    assert (
+        main(["plot", str(model), "--column", "c1", "--out", str(table / "map.png")])
+        == 0
+    )
+    assert (table / "map.png").read_bytes()[:4] == b"\x89PNG"
+    assert "written to" in capsys.readouterr().out
+
+
+def test_cli_compare_prints_and_writes_the_table(table, capsys):
+    out = table / "table.md"
+    assert (
+        main(
+            [
+                "compare",
+                str(table / "data.csv"),
+                "--target",
+                "target",
+                "--folds",
+                "2",
+                "--out",
+                str(out),
+                *TRAIN,
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| entity embeddings |" in printed and "| target encoding |" in printed
+    assert "RMSE, mean ± std over folds (lower is better)" in printed
+    assert out.read_text().strip() == printed.strip()
+
+
+@pytest.mark.parametrize("command", ["fit", "transform", "compare", "plot", "demo"])
+def test_cli_help_for_every_subcommand(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: entembed " + command in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["fit", "missing.csv", "--target", "y", "--out", "m.npz"],
+            r"entembed fit: error: file 'missing.csv' not found",
+        ),
+        (
+            ["fit", "{table}/data.txt", "--target", "y", "--out", "m.npz"],
+            r"cannot read '.*data.txt': unknown format '.txt'",
+        ),
+        (
+            ["fit", "{table}/data.csv", "--target", "price", "--out", "m.npz"],
+            r"target column 'price' is not in .*data.csv "
+            r"\(columns: c0, c1, size, target",
+        ),
+        (
+            ["fit", "{table}/nan.csv", "--target", "target", "--out", "m.npz"],
+            r"target column 'target' has 1 missing value\(s\); drop those rows first",
+        ),
+        (
+            ["transform", "{table}/none.npz", "{table}/data.csv", "--out", "f.csv"],
+            r"model file '.*none.npz' not found",
+        ),
+        (["compare", "--quiet"], r"pass DATA with --target COL, or --dataset NAME"),
+        (
+            ["fit", "{table}/garbage.csv", "--target", "a", "--out", "m.npz"],
+            r"entembed fit: error: ",
+        ),
+    ],
+    ids=[
+        "missing-file",
+        "format",
+        "unknown-target",
+        "nan-target",
+        "missing-model",
+        "no-data",
+        "unreadable",
+    ],
+)
+def test_cli_bad_input_is_one_line_and_status_1(table, args, message, capsys):
+    pd.read_csv(table / "data.csv").assign(
+        target=lambda d: d["target"].where(d.index != 3)
+    ).to_csv(table / "nan.csv", index=False)
+    (table / "data.txt").write_text("a,b\n")
+    (table / "garbage.csv").write_bytes(b'\x00\xff\x00 not a table "unclosed\n')
+    args = [a.format(table=table) for a in args]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    import re
+
+    assert re.search(message, err), err
