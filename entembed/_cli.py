@@ -157,6 +157,7 @@ def format_comparison(table: pd.DataFrame) -> str:
 
 def _compare(X, y, args, title: str) -> str:
     from ._compare import compare_encoders, default_encoders
+    from ._target import infer_task
 
     bar = None
     if not args.quiet:
@@ -175,7 +176,9 @@ def _compare(X, y, args, title: str) -> str:
         table = compare_encoders(
             X,
             y,
-            encoders=default_encoders(args.random_state, max_epochs=args.max_epochs),
+            encoders=default_encoders(
+                args.random_state, infer_task(np.asarray(y)), max_epochs=args.max_epochs
+            ),
             n_folds=args.folds,
             random_state=args.random_state,
             progress=progress,
@@ -348,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("model", metavar="MODEL")
     plot.add_argument("--column", required=True, metavar="COL")
     plot.add_argument("--out", required=True, metavar="MAP.png")
-    plot.add_argument("--labels", type=int, default=25)
+    plot.add_argument("--labels", type=int, default=40)
     plot.add_argument("--quiet", action="store_true")
     plot.set_defaults(run=cmd_plot)
 
@@ -361,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", default="entembed-demo")
     demo.add_argument("--n-rows", type=int, default=None)
     demo.add_argument("--folds", type=int, default=3)
-    demo.add_argument("--labels", type=int, default=25)
+    demo.add_argument("--labels", type=int, default=40)
     _training_options(demo, columns=False)
     demo.set_defaults(run=cmd_demo)
     return parser

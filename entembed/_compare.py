@@ -32,8 +32,14 @@ from ._embedder import EntityEmbedder
 from ._target import infer_task
 
 
-def default_encoders(random_state: int = 0, **embedder_params) -> dict:
-    """The encoders compared by ``entembed compare``, by display name."""
+def default_encoders(
+    random_state: int = 0, task: str | None = None, **embedder_params
+) -> dict:
+    """The encoders compared by ``entembed compare``, by display name.
+
+    ``task`` fixes TargetEncoder's target type: its "auto" reads a float target
+    of whole numbers (dollars) as multiclass.
+    """
     return {
         "entity embeddings": EntityEmbedder(
             random_state=random_state, **embedder_params
@@ -51,9 +57,17 @@ def default_encoders(random_state: int = 0, **embedder_params) -> dict:
             encoded_missing_value=-2,
         ),
         "target encoding": TargetEncoder(
-            cv=KFold(5, shuffle=True, random_state=random_state)
+            target_type=_TARGET_TYPES.get(task, "auto"),
+            cv=KFold(5, shuffle=True, random_state=random_state),
         ),
     }
+
+
+_TARGET_TYPES = {
+    "regression": "continuous",
+    "binary": "binary",
+    "multiclass": "multiclass",
+}
 
 
 def _models(task: str, random_state: int) -> dict:
@@ -129,7 +143,7 @@ def compare_encoders(
             "X has no categorical columns (object, string, category or bool) to "
             "encode; convert the categorical ones with X[col].astype(str)."
         )
-    encoders = encoders or default_encoders(random_state)
+    encoders = encoders or default_encoders(random_state, task)
     metric, score = _scorer(task)
     splitter = (KFold if task == "regression" else StratifiedKFold)(
         n_folds, shuffle=True, random_state=random_state

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 
-def embedding_map(embedder, column: str, *, n_labels: int = 25, ax=None):
+def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
     """2-D map (PCA) of one column's embedding, most frequent categories labelled.
 
     Each point is a category, its area proportional to its rows in fit;
@@ -17,7 +17,7 @@ def embedding_map(embedder, column: str, *, n_labels: int = 25, ax=None):
     embedder : fitted EntityEmbedder, EntityEmbeddingRegressor or -Classifier
     column : str
         An embedded column.
-    n_labels : int, default=25
+    n_labels : int, default=40
         Label this many of the most frequent categories.
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.

@@ -33,6 +33,31 @@ class History(Callback):
         self.epochs.append(row)
 
 
+class EpochProgress(Callback):
+    """One progress bar over epochs, with the latest losses (``verbose=1``)."""
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=trainer.max_epochs, desc="training", unit="epoch", leave=False
+        )
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        metrics = trainer.callback_metrics
+        self.bar.set_postfix(
+            {
+                k: f"{float(metrics[k]):.4g}"
+                for k in ("train_loss", "val_loss")
+                if k in metrics
+            }
+        )
+        self.bar.update(1)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.bar.close()
+
+
 class RestoreBestWeights(Callback):
     """Keep the weights of the epoch with the lowest ``monitor`` and load them
     when fitting ends (Lightning's EarlyStopping stops but does not restore)."""
@@ -109,6 +134,8 @@ def train(
     data.drop_single = module.hparams.batch_norm
     history = History()
     extra = [history, *(callbacks or [])]
+    if verbose >= 1:
+        extra.append(EpochProgress())
     if data.validation_fraction > 0:
         extra.append(RestoreBestWeights("val_loss"))
         if patience is not None:
@@ -126,7 +153,7 @@ def train(
             logger=False,
             enable_checkpointing=False,
             enable_model_summary=False,
-            enable_progress_bar=verbose >= 1,
+            enable_progress_bar=False,
             num_sanity_val_steps=0,
             limit_val_batches=None if data.validation_fraction > 0 else 0,
         )
