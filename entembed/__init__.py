@@ -24,6 +24,8 @@ _LAZY = {
     "EntityEmbeddingNetwork": "._modules",
     "EntityEmbeddingModule": "._lightning_module",
     "TensorDataModule": "._data_module",
+    "transform_dask": "._dask",
+    "write_features": "._dask",
 }
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "auto_embedding_dim",
     "load",
     "resolve_embedding_dims",
+    "transform_dask",
+    "write_features",
 ]
 
 

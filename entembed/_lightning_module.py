@@ -153,6 +153,7 @@ class EntityEmbeddingModule(L.LightningModule):
             on_epoch=True,
             batch_size=n,
             prog_bar=True,
+            sync_dist=True,  # the mean over ranks under DDP; a no-op otherwise
         )
         self.log(
             f"{stage}_{self.metric_name}",
@@ -160,6 +161,7 @@ class EntityEmbeddingModule(L.LightningModule):
             on_step=False,
             on_epoch=True,
             batch_size=n,
+            sync_dist=True,
         )
         return loss
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 
@@ -109,6 +110,28 @@ def _quiet_lightning(verbose: int) -> Iterator[None]:
         logger.setLevel(level)
 
 
+def check_devices(accelerator, devices, num_nodes: int = 1) -> None:
+    """Refuse, before any process starts, more devices than this machine has."""
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    if not isinstance(devices, int) or isinstance(devices, bool) or devices < 1:
+        return  # "auto", -1 and lists of indices: Lightning resolves and checks
+    if accelerator in ("gpu", "cuda") or (
+        accelerator == "auto" and torch.cuda.is_available()
+    ):
+        available, kind = torch.cuda.device_count(), "CUDA device(s)"
+    elif accelerator in ("cpu", "auto"):
+        available, kind = os.cpu_count() or 1, "CPU core(s)"
+    else:
+        return
+    if devices > available:
+        raise ValueError(
+            f"devices={devices} asks for more devices than this machine has "
+            f"({available} {kind}). Lower devices, or spread the run over machines "
+            f"with num_nodes (now {num_nodes})."
+        )
+
+
 def train(
     module: EntityEmbeddingModule,
     data: TensorDataModule,
@@ -131,6 +154,7 @@ def train(
     improvement (``None``: no early stopping). A NaN or infinite training loss
     raises ``FloatingPointError`` naming the epoch.
     """
+    check_devices(accelerator, devices, num_nodes)
     data.drop_single = module.hparams.batch_norm
     history = History()
     extra = [history, *(callbacks or [])]

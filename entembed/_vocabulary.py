@@ -206,36 +206,71 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         frame, has_names = to_frame(X)
-        n_rows, n_columns = frame.shape
-        if n_rows == 0:
+        self._check_shape(frame)
+        self._counts = [self._count(name, frame[name]) for name in frame.columns]
+        self._n_rows = len(frame)
+        self._select_categories(frame.columns, has_names, warn=True)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """Count the categories of one more chunk of rows.
+
+        Fitting chunk by chunk (Parquet row groups, say) gives the same
+        categories, codes and counts as fitting on all rows at once, for tables
+        larger than memory. ``min_frequency`` as a fraction applies to the rows
+        seen so far. Columns are matched by name, as in :meth:`transform`.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CategoryVocabulary
+        """
+        if not hasattr(self, "_counts"):
+            self._validate_params()
+            frame, has_names = to_frame(X)
+            self._check_shape(frame)
+            self._counts = [self._count(name, frame[name]) for name in frame.columns]
+            self._n_rows = len(frame)
+            self._select_categories(frame.columns, has_names, warn=False)
+            return self
+        frame = match_columns(
+            X,
+            columns=self._columns,
+            required=self._columns,
+            fitted_with_names=hasattr(self, "feature_names_in_"),
+            estimator=type(self).__name__,
+        )
+        self._counts = [
+            total.add(self._count(name, frame[name]), fill_value=0).astype(np.int64)
+            for total, name in zip(self._counts, self._columns, strict=True)
+        ]
+        self._n_rows += len(frame)
+        self._select_categories(
+            self._columns, hasattr(self, "feature_names_in_"), warn=False
+        )
+        return self
+
+    @staticmethod
+    def _check_shape(frame: pd.DataFrame) -> None:
+        if len(frame) == 0:
             raise ValueError(
                 f"Found array with 0 sample(s) (shape={frame.shape}) while a "
                 "minimum of 1 is required: fit needs at least one row to learn "
                 "categories from."
             )
-        if n_columns == 0:
+        if frame.shape[1] == 0:
             raise ValueError(
                 f"Found array with 0 feature(s) (shape={frame.shape}) while a "
                 "minimum of 1 is required: pass at least one categorical column."
             )
-        if isinstance(self.min_frequency, float):
-            min_count = self.min_frequency * n_rows
-        else:
-            min_count = self.min_frequency or 0
 
-        fitted = [
-            self._fit_column(name, frame[name], min_count) for name in frame.columns
-        ]
-        self._set_fitted(
-            frame.columns,
-            [kept for kept, _, _ in fitted],
-            [infrequent for _, infrequent, _ in fitted],
-            [counts for _, _, counts in fitted],
-            has_names,
-        )
-        return self
-
-    def _fit_column(self, name, column, min_count):
+    def _count(self, name: str, column: pd.Series) -> pd.Series:
+        """Rows of each category present in ``column`` (missing values apart)."""
         codes, uniques = _factorize(name, column)
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         n_missing = int(np.count_nonzero(codes < 0))
@@ -243,8 +278,30 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             self._raise_missing(name, n_missing)
         present = np.flatnonzero(counts)  # a categorical may declare unused ones
         values = np.asarray(uniques)[present]
+        return pd.Series(counts[present], index=pd.Index(values, tupleize_cols=False))
+
+    def _select_categories(self, columns, has_names: bool, *, warn: bool) -> None:
+        """Kept and infrequent categories of every column, from the counts."""
+        if isinstance(self.min_frequency, float):
+            min_count = self.min_frequency * self._n_rows
+        else:
+            min_count = self.min_frequency or 0
+        fitted = [
+            self._select_column(name, counts, min_count, warn)
+            for name, counts in zip(columns, self._counts, strict=True)
+        ]
+        self._set_fitted(
+            columns,
+            [kept for kept, _, _ in fitted],
+            [infrequent for _, infrequent, _ in fitted],
+            [counts for _, _, counts in fitted],
+            has_names,
+        )
+
+    def _select_column(self, name, counts: pd.Series, min_count, warn: bool):
+        values = counts.index.to_numpy()
         order = _sort_order(values)
-        values, counts = values[order], counts[present][order]
+        values, counts = values[order], counts.to_numpy()[order]
 
         keep = counts >= min_count
         if self.max_categories is not None and keep.sum() > self.max_categories:
@@ -254,8 +311,12 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             keep[by_frequency] = True
 
         kept = values[keep]
-        n_present = len(codes) - n_missing
-        if len(kept) > _ID_LIKE_SHARE * n_present and n_present >= _ID_LIKE_MIN_ROWS:
+        n_present = int(counts.sum())
+        if (
+            warn
+            and len(kept) > _ID_LIKE_SHARE * n_present
+            and n_present >= _ID_LIKE_MIN_ROWS
+        ):
             warnings.warn(
                 f"Column {name!r} has {len(kept)} distinct categories in "
                 f"{n_present} non-missing rows: almost every row is its own "
@@ -264,7 +325,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
                 "categories into the shared unknown code, or drop the column if "
                 "it is an identifier.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return kept, (values[~keep] if (~keep).any() else None), counts[keep]
 

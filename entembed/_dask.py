@@ -1,0 +1,74 @@
+"""Transform across a cluster: a fitted estimator applied to every partition of
+a Dask DataFrame (needs ``dask[dataframe]``).
+
+A fitted estimator holds numpy arrays only, so it ships to workers cheaply and
+transforms there without torch.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+
+def transform_dask(estimator, data):
+    """Lazily transform a Dask DataFrame, partition by partition.
+
+    Parameters
+    ----------
+    estimator : fitted EntityEmbedder (or anything with ``transform`` and
+        ``get_feature_names_out``)
+    data : dask.dataframe.DataFrame
+        Rows to transform; each partition goes through ``estimator.transform``.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        float32 features named by ``get_feature_names_out()``, with the input's
+        index and partitions. A partition that fails raises, at compute time,
+        an error naming the partition.
+    """
+    check_is_fitted(estimator)
+    names = [str(name) for name in estimator.get_feature_names_out()]
+    meta = pd.DataFrame({name: pd.Series(dtype=np.float32) for name in names})
+
+    def transform_partition(partition: pd.DataFrame, partition_info=None):
+        number = "?" if partition_info is None else partition_info["number"]
+        try:
+            features = np.asarray(estimator.transform(partition), dtype=np.float32)
+        except Exception as exc:
+            raise ValueError(
+                f"transform failed on partition {number} ({len(partition)} rows): {exc}"
+            ) from exc
+        return pd.DataFrame(features, columns=names, index=partition.index)
+
+    return data.map_partitions(transform_partition, meta=meta)
+
+
+def write_features(estimator, data, path) -> Path:
+    """Transform a Dask DataFrame and write the features as a Parquet dataset.
+
+    The dataset is written beside ``path`` and moved there only when every
+    partition succeeded: a failed run leaves nothing that looks complete.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        transform_dask(estimator, data).to_parquet(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if path.exists():
+        shutil.rmtree(path)
+    partial.rename(path)
+    return path
