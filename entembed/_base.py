@@ -357,6 +357,16 @@ class EntityEmbeddingBase(BaseEstimator):
         frame = self._match(X, [*self.categorical_columns_, *extra])
         return self.vocabulary_.transform(frame[self.categorical_columns_]), frame
 
+    def _embedded_column(self, column: str) -> int:
+        """Position of an embedded column, or an error that lists them."""
+        check_is_fitted(self)
+        if column not in self.categorical_columns_:
+            raise ValueError(
+                f"Column {column!r} is not embedded; the embedded columns are "
+                f"{self.categorical_columns_}."
+            )
+        return self.categorical_columns_.index(column)
+
     def most_similar(self, column: str, category, k: int = 5) -> pd.Series:
         """The ``k`` categories of ``column`` nearest to ``category`` (cosine).
 
@@ -374,19 +384,9 @@ class EntityEmbeddingBase(BaseEstimator):
         pandas.Series
             Cosine similarities, highest first, indexed by category.
         """
-        check_is_fitted(self)
-        if column not in self.categorical_columns_:
-            raise ValueError(
-                f"Column {column!r} is not embedded; the embedded columns are "
-                f"{self.categorical_columns_}."
-            )
-        j = self.categorical_columns_.index(column)
+        j = self._embedded_column(column)
         categories = self.vocabulary_.categories_[j]
-        matches = (
-            np.flatnonzero(pd.Index(categories, dtype=object) == category)
-            if (len(categories))
-            else np.array([], dtype=int)
-        )
+        matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)
         if len(matches) == 0:
             raise ValueError(
                 f"Category {category!r} has no vector of its own in column "

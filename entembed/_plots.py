@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
 
 def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
@@ -26,19 +25,13 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
     -------
     matplotlib Axes
     """
-    check_is_fitted(embedder)
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ModuleNotFoundError(
             'Plots need matplotlib: pip install matplotlib (or "entembed[plots]").'
         ) from exc
-    if column not in embedder.categorical_columns_:
-        raise ValueError(
-            f"Column {column!r} is not embedded; the embedded columns are "
-            f"{embedder.categorical_columns_}."
-        )
-    j = embedder.categorical_columns_.index(column)
+    j = embedder._embedded_column(column)
     categories = embedder.vocabulary_.categories_[j]
     counts = embedder.vocabulary_.category_counts_[j]
     vectors = embedder.network_.tables[j][2:].astype(np.float64)

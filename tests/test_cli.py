@@ -149,3 +149,25 @@ def test_cli_bad_input_is_one_line_and_status_1(table, args, message, capsys):
     import re
 
     assert re.search(message, err), err
+
+
+def test_plot_error_names_the_embedded_columns(table, capsys):
+    model = table / "model_plot.npz"
+    main(
+        [
+            "fit",
+            str(table / "data.csv"),
+            "--target",
+            "target",
+            "--out",
+            str(model),
+            *TRAIN,
+        ]
+    )
+    assert (
+        main(["plot", str(model), "--column", "size", "--out", str(table / "x.png")])
+        == 1
+    )
+    assert "Column 'size' is not embedded; the embedded columns are ['c0', 'c1']" in (
+        capsys.readouterr().err
+    )

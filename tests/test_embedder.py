@@ -423,3 +423,15 @@ def test_embedder_trained_on_gpu_transforms_on_a_cpu_only_process(tmp_path):
     """)
     env = {**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
+
+
+def test_predictor_serves_its_embeddings_like_the_embedder():
+    X, y = _data()
+    model = EntityEmbeddingRegressor(**FAST).fit(X, y)
+    features = model.transform_embeddings(X)
+    width = sum(model.embedding_dims_.values())
+    assert features.shape == (len(X), width)
+    np.testing.assert_array_equal(
+        features[:, : model.embedding_dims_["city"]],
+        model.embeddings_["city"].loc[X["city"]].to_numpy(),
+    )

@@ -158,3 +158,17 @@ def test_save_refuses_categories_it_cannot_store(tmp_path):
     embedder = EntityEmbedder(**FAST).fit(X, np.arange(40.0))
     with pytest.raises(ValueError, match=r"Column 'pair' has a category of type tuple"):
         embedder.save(tmp_path / "model.npz")
+
+
+def test_save_warns_about_parameters_it_cannot_store(tmp_path):
+    from sklearn.model_selection import KFold
+
+    X, y = _data()
+    embedder = EntityEmbedder(cv=KFold(2), **FAST).fit(X, y)
+    with pytest.warns(
+        UserWarning,
+        match=r"Parameter cv=KFold.* cannot be stored "
+        r"safely; the loaded estimator has its default",
+    ):
+        embedder.save(tmp_path / "model.npz")
+    assert entembed.load(tmp_path / "model.npz").get_params()["cv"] is None
