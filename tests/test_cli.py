@@ -171,3 +171,40 @@ def test_plot_error_names_the_embedded_columns(table, capsys):
     assert "Column 'size' is not embedded; the embedded columns are ['c0', 'c1']" in (
         capsys.readouterr().err
     )
+
+
+def test_cli_demo_on_a_small_sample(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert (
+        main(
+            [
+                "demo",
+                "--out-dir",
+                str(out),
+                "--n-rows",
+                "1500",
+                "--folds",
+                "2",
+                "--max-epochs",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| entity embeddings |" in printed and "lower is better" in printed
+    assert {p.name for p in out.iterdir()} == {
+        "compare_baseball.md",
+        "baseball.npz",
+        "map_teamID.png",
+        "map_birthState.png",
+    }
+
+
+def test_cli_demo_refuses_an_output_folder_that_is_a_file(tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("")
+    assert main(["demo", "--out-dir", str(blocker), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("entembed demo: error: ") and len(err.splitlines()) == 1
