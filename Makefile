@@ -3,8 +3,8 @@
 #
 # torch is installed first, at a pinned version, so that pip never resolves the
 # bare `torch` requirement to a multi-gigabyte CUDA build on a CPU machine.
-# A GPU user picks their own build, e.g.
-#   make test TORCH_SPEC="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124"
+# A GPU user picks their own build, e.g. PyPI's CUDA build:
+#   make test TORCH_SPEC="torch==2.14.1"
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0

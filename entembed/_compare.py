@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.base import clone
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -26,6 +27,7 @@ from sklearn.preprocessing import (
     StandardScaler,
     TargetEncoder,
 )
+from sklearn.utils.fixes import parse_version
 
 from ._base import _is_categorical_dtype
 from ._embedder import EntityEmbedder
@@ -56,11 +58,21 @@ def default_encoders(
             unknown_value=-1,
             encoded_missing_value=-2,
         ),
-        "target encoding": TargetEncoder(
-            target_type=_TARGET_TYPES.get(task, "auto"),
-            cv=KFold(5, shuffle=True, random_state=random_state),
-        ),
+        "target encoding": _target_encoder(task, random_state),
     }
+
+
+def _target_encoder(task: str | None, random_state: int) -> TargetEncoder:
+    """scikit-learn's cross-fitted TargetEncoder, seeded on every version."""
+    target_type = _TARGET_TYPES.get(task, "auto")
+    if parse_version(sklearn.__version__) < parse_version("1.9"):
+        # Before 1.9, cv takes an int only (and shuffle/random_state seed it).
+        return TargetEncoder(
+            target_type=target_type, shuffle=True, random_state=random_state
+        )
+    return TargetEncoder(
+        target_type=target_type, cv=KFold(5, shuffle=True, random_state=random_state)
+    )
 
 
 _TARGET_TYPES = {
