@@ -85,11 +85,12 @@ def split_target(data: pd.DataFrame, target: str, source: str):
 def _embedder(args):
     from ._embedder import EntityEmbedder
 
-    dims = args.embedding_dims
+    # demo has no --columns, --task, --cv or --embedding-dims: their defaults
+    dims = getattr(args, "embedding_dims", "auto")
     return EntityEmbedder(
-        categorical_columns=args.columns or "auto",
-        task=args.task,
-        cv=args.cv,
+        categorical_columns=getattr(args, "columns", None) or "auto",
+        task=getattr(args, "task", "auto"),
+        cv=getattr(args, "cv", None),
         embedding_dims=int(dims) if dims.isdigit() else dims,
         max_epochs=args.max_epochs,
         random_state=args.random_state,
@@ -211,21 +212,26 @@ def cmd_compare(args) -> None:
         Path(args.out).write_text(text)
 
 
-def cmd_plot(args) -> None:
+def _write_map(model, column: str, path, n_labels: int, quiet: bool) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ._persistence import load
     from ._plots import embedding_map
 
-    model = _load_model(args.model, load)
-    ax = embedding_map(model, args.column, n_labels=args.labels)
-    ax.figure.savefig(args.out, dpi=120, bbox_inches="tight")
+    ax = embedding_map(model, column, n_labels=n_labels)
+    ax.figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(ax.figure)
-    if not args.quiet:
-        print(f"map of {args.column!r} written to {args.out}")
+    if not quiet:
+        print(f"map of {column!r} written to {path}")
+
+
+def cmd_plot(args) -> None:
+    from ._persistence import load
+
+    model = _load_model(args.model, load)
+    _write_map(model, args.column, args.out, args.labels, args.quiet)
 
 
 def cmd_demo(args) -> None:
@@ -240,13 +246,10 @@ def cmd_demo(args) -> None:
     )
     (out / "compare_baseball.md").write_text(_compare(X, y, args, title))
 
-    args.columns, args.task, args.cv, args.embedding_dims = None, "auto", None, "auto"
     embedder = _embedder(args).fit(X, y)
     embedder.save(out / "baseball.npz")
     for column in ("teamID", "birthState"):
-        args.model, args.column = str(out / "baseball.npz"), column
-        args.out = str(out / f"map_{column}.png")
-        cmd_plot(args)
+        _write_map(embedder, column, out / f"map_{column}.png", args.labels, args.quiet)
     print(f"demo outputs in {out}/")
 
 

@@ -337,7 +337,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             splitter = splitter_class(self.cv, shuffle=True, random_state=seed)
         else:
             splitter = check_cv(self.cv, y, classifier=classifier)
-        out = self.transform(frame)  # passthrough columns stay as they are
+        out = self.transform(X)  # passthrough columns stay as they are
         fold_params = {
             "cv": None,
             "categorical_columns": self.categorical_columns_,
