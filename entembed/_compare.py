@@ -20,7 +20,6 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, roc_auc_score, root_mean_squared_error
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
     OneHotEncoder,
     OrdinalEncoder,
@@ -88,18 +87,35 @@ def _models(task: str, random_state: int) -> dict:
             "gradient boosting": HistGradientBoostingRegressor(
                 random_state=random_state
             ),
-            "k-nearest neighbours": make_pipeline(
-                StandardScaler(), KNeighborsRegressor(10)
-            ),
-            "linear": make_pipeline(StandardScaler(), Ridge()),
+            "k-nearest neighbours": KNeighborsRegressor(10),
+            "linear": Ridge(),
         }
     return {
         "gradient boosting": HistGradientBoostingClassifier(random_state=random_state),
-        "k-nearest neighbours": make_pipeline(
-            StandardScaler(), KNeighborsClassifier(10)
-        ),
-        "linear": make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+        "k-nearest neighbours": KNeighborsClassifier(10),
+        "linear": LogisticRegression(max_iter=500),
     }
+
+
+def _scaled(encoder, train_features, test_features, numeric, train, test):
+    """Model inputs: encoder outputs beside the standardised numeric columns.
+
+    Encoder outputs are standardised too (what k-nearest neighbours and linear
+    models need), except learned embeddings, which are used as learned, as
+    Guo & Berkhahn did: the network shaped their distances, and standardising
+    each dimension would give its noisy low-variance ones equal weight.
+    """
+    if not isinstance(encoder, EntityEmbedder):
+        scaler = StandardScaler().fit(train_features)
+        train_features = scaler.transform(train_features)
+        test_features = scaler.transform(test_features)
+    if numeric is None:
+        return train_features, test_features
+    scaler = StandardScaler().fit(numeric[train])
+    return (
+        np.hstack([train_features, scaler.transform(numeric[train])]),
+        np.hstack([test_features, scaler.transform(numeric[test])]),
+    )
 
 
 def _scorer(task: str) -> tuple[str, Callable]:
@@ -124,8 +140,10 @@ def compare_encoders(
     """Cross-validated downstream scores of each encoder with each model.
 
     Categorical columns (object, string, category, bool) are encoded; numeric
-    columns are standardised and passed to every model alike. Each encoder is
-    fitted once per fold and its features feed all three models.
+    columns are standardised and passed to every model alike (and to the
+    embedding network, which learns what they leave over). Each encoder is
+    fitted once per fold and its features feed all three models: other
+    encoders' outputs standardised, embeddings as learned (see ``_scaled``).
 
     Parameters
     ----------
@@ -179,9 +197,9 @@ def compare_encoders(
             start = time.perf_counter()
             test_features = fitted.transform(inputs.iloc[test])
             transform_seconds.append(time.perf_counter() - start)
-            if numeric_values is not None:
-                train_features = np.hstack([train_features, numeric_values[train]])
-                test_features = np.hstack([test_features, numeric_values[test]])
+            train_features, test_features = _scaled(
+                fitted, train_features, test_features, numeric_values, train, test
+            )
             for model_name, model in _models(task, random_state).items():
                 model.fit(train_features, y[train])
                 scores.setdefault(model_name, []).append(
