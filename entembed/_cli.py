@@ -180,7 +180,7 @@ def _compare(X, y, args, title: str) -> str:
             encoders=default_encoders(
                 args.random_state, infer_task(np.asarray(y)), max_epochs=args.max_epochs
             ),
-            n_folds=args.folds,
+            cv=args.folds,
             random_state=args.random_state,
             progress=progress,
         )

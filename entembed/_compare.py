@@ -133,7 +133,8 @@ def compare_encoders(
     y,
     *,
     encoders: dict | None = None,
-    n_folds: int = 3,
+    models: dict | None = None,
+    cv=3,
     random_state: int = 0,
     progress: Callable | None = None,
 ) -> pd.DataFrame:
@@ -153,7 +154,12 @@ def compare_encoders(
         (ROC AUC for two classes, accuracy for more; higher is better).
     encoders : dict of str to transformer, optional
         Defaults to :func:`default_encoders`.
-    n_folds : int, default=3
+    models : dict of str to estimator, optional
+        Downstream models; defaults to gradient boosting, k-nearest neighbours
+        and a linear model for the task.
+    cv : int or cross-validation splitter, default=3
+        Folds (shuffled, stratified for classes), or any splitter, e.g.
+        ``ShuffleSplit`` for repeated random splits.
     random_state : int, default=0
     progress : callable, optional
         Called with ``(done, total, description)`` after each encoder fit.
@@ -175,10 +181,11 @@ def compare_encoders(
         )
     encoders = encoders or default_encoders(random_state, task)
     metric, score = _scorer(task)
-    splitter = (KFold if task == "regression" else StratifiedKFold)(
-        n_folds, shuffle=True, random_state=random_state
-    )
-    folds = list(splitter.split(X, y))
+    if isinstance(cv, int):
+        cv = (KFold if task == "regression" else StratifiedKFold)(
+            cv, shuffle=True, random_state=random_state
+        )
+    folds = list(cv.split(X, y))
     numeric_values = X[numeric].to_numpy(dtype=float) if numeric else None
 
     rows = []
@@ -200,7 +207,8 @@ def compare_encoders(
             train_features, test_features = _scaled(
                 fitted, train_features, test_features, numeric_values, train, test
             )
-            for model_name, model in _models(task, random_state).items():
+            for model_name, model in (models or _models(task, random_state)).items():
+                model = clone(model)
                 model.fit(train_features, y[train])
                 scores.setdefault(model_name, []).append(
                     score(model, test_features, y[test])
