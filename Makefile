@@ -32,10 +32,20 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
-bench: $(BIN)/.installed
-	cd benchmarks && ../$(BIN)/python bench_vocabulary.py
-	cd benchmarks && ../$(BIN)/python bench_transform.py
-	cd benchmarks && ../$(BIN)/python bench_training.py
+# Benchmarks run in their own environment, with the peers they measure
+# (category_encoders, pytorch_tabular) that are never project dependencies.
+# One command rewrites benchmarks/results/.
+BENCH := .venv-bench/bin
+$(BENCH)/.installed: pyproject.toml benchmarks/requirements-peers.txt
+	$(PYTHON) -m venv .venv-bench
+	$(BENCH)/python -m pip install --quiet --upgrade pip
+	$(BENCH)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BENCH)/python -m pip install --quiet -r benchmarks/requirements-peers.txt -e ".[plots,datasets]"
+	touch $@
+
+bench: $(BENCH)/.installed
+	cd benchmarks && for script in vocabulary lookup transform training quality scaling; do \
+		../$(BENCH)/python bench_$$script.py || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache .hypothesis
