@@ -15,11 +15,16 @@ import torch
 
 
 def _as_tensor(name: str, values, dtype: torch.dtype | None = None) -> torch.Tensor:
-    tensor = (
-        values
-        if isinstance(values, torch.Tensor)
-        else torch.as_tensor(np.asarray(values))
-    )
+    if isinstance(values, torch.Tensor):
+        tensor = values
+    else:
+        array = np.asarray(values)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{name} must be numeric, got dtype {array.dtype}. Encode it first "
+                "(CategoryVocabulary for categories, class indices for labels)."
+            )
+        tensor = torch.as_tensor(array)
     return tensor if dtype is None else tensor.to(dtype)
 
 

@@ -227,6 +227,8 @@ def test_error_too_few_rows_for_validation_and_one_class():
         ValueError, match=r"task='binary' needs exactly 2 classes, got 3"
     ):
         encode_target(np.array([0, 1, 2]), "binary")
+    with pytest.raises(TypeError, match=r"target must be numeric, got dtype object"):
+        TensorDataModule(codes, np.array(["a", "b", "c"], dtype=object)).setup("fit")
     with pytest.raises(ValueError, match=r"codes has 3"):
         TensorDataModule(codes, torch.zeros(5), validation_fraction=0).setup("fit")
 
