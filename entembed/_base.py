@@ -263,7 +263,7 @@ class EntityEmbeddingBase(BaseEstimator):
             handle_unknown=self.handle_unknown,
             handle_missing=self.handle_missing,
         ).fit(frame[categorical])
-        codes = vocabulary.transform(frame[categorical])
+        codes = vocabulary.transform(frame)
         numeric_values = self._numeric_array(frame, numeric)
         dims = resolve_embedding_dims(
             self.embedding_dims,
@@ -355,7 +355,7 @@ class EntityEmbeddingBase(BaseEstimator):
 
     def _codes(self, X, extra: list[str] = ()) -> tuple[np.ndarray, pd.DataFrame]:
         frame = self._match(X, [*self.categorical_columns_, *extra])
-        return self.vocabulary_.transform(frame[self.categorical_columns_]), frame
+        return self.vocabulary_.transform(frame), frame
 
     def _embedded_column(self, column: str) -> int:
         """Position of an embedded column, or an error that lists them."""

@@ -82,10 +82,13 @@ def to_frame(X) -> tuple[pd.DataFrame, bool]:
         has_names = n_str == len(names) and len(names) > 0
         for name, dtype in X.dtypes.items():
             _check_not_complex(dtype, f"column {name!r}")
-        frame = X.set_axis(
-            names if has_names else [f"x{i}" for i in range(len(names))], axis=1
-        )
-        return frame.reset_index(drop=True), has_names
+        # A shallow copy with fresh axes: no data is copied (set_axis and
+        # reset_index copy every column under pandas 2), and X is untouched.
+        frame = X.copy(deep=False)
+        if not has_names:
+            frame.columns = [f"x{i}" for i in range(len(names))]
+        frame.index = pd.RangeIndex(len(frame))
+        return frame, has_names
 
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
@@ -120,11 +123,12 @@ def match_columns(
     fitted_with_names: bool,
     estimator: str,
 ) -> pd.DataFrame:
-    """The ``required`` columns of ``X``, by name, in the order given.
+    """``X`` as a DataFrame that has the ``required`` columns, by name.
 
     ``columns`` are all columns seen in fit (named ``x0, x1, ...`` when fit saw
     no names). A table with names is matched by name: order may differ and
-    extra columns are ignored. A table without names is matched by position
+    extra columns are ignored (they stay in the frame; callers read columns by
+    name, so no data is copied). A table without names is matched by position
     and must have as many columns as fit saw.
     """
     frame, has_names = to_frame(X)
@@ -136,7 +140,7 @@ def match_columns(
                 f"(missing: {missing}). Pass a table with all of the columns "
                 f"{required}."
             )
-        return frame[required]
+        return frame
     if has_names != fitted_with_names:
         warnings.warn(
             f"X has feature names, but {estimator} was fitted without feature "
@@ -152,4 +156,5 @@ def match_columns(
             f"X has {frame.shape[1]} features, but {estimator} is expecting "
             f"{len(columns)} features as input."
         )
-    return frame.set_axis(columns, axis=1)[required]
+    frame.columns = columns  # frame is to_frame's own shallow copy
+    return frame

@@ -373,7 +373,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             estimator=type(self).__name__,
         )
         # Fortran order: every column is written, and later gathered, contiguously.
-        out = np.empty(frame.shape, dtype=np.int32, order="F")
+        out = np.empty((len(frame), len(self._columns)), dtype=np.int32, order="F")
         for j, name in enumerate(self._columns):
             out[:, j] = self._encode_column(j, name, frame[name])
         return out

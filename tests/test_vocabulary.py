@@ -304,3 +304,10 @@ def test_vocabulary_counts_rows_of_kept_categories():
     vocabulary = CategoryVocabulary(min_frequency=2).fit(X)
     assert vocabulary.categories_[0].tolist() == ["a", "c"]
     assert vocabulary.category_counts_[0].tolist() == [3, 2]
+
+
+def test_vocabulary_leaves_the_callers_frame_untouched():
+    X = pd.DataFrame({0: ["a", "b"], 1: ["c", "d"]}, index=[7, 9])
+    vocabulary = CategoryVocabulary().fit(X)
+    vocabulary.transform(X)
+    assert list(X.columns) == [0, 1] and list(X.index) == [7, 9]
