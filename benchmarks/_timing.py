@@ -3,8 +3,12 @@ that a noisy neighbour slows all of them alike; each figure is the median."""
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,3 +60,26 @@ def write(name: str, text: str) -> Path:
     print(text)
     print(f"written to {path}")
     return path
+
+
+def run_in_fresh_process(script: str, *args: str) -> dict:
+    """Run ``script --worker ARGS`` in a new process on one thread; its result.
+
+    A fresh process per measurement makes peak memory (ru_maxrss) its own.
+    The worker prints one JSON object as its last line.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, script, "--worker", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20

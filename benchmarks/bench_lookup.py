@@ -21,22 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 import warnings
 
 CARDINALITIES = [10, 1_000, 100_000]
 WIDTHS = [4, 16, 64]
 METHODS = ["gather", "dense one-hot", "sparse one-hot"]
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def worker(method: str, n_categories: int, width: int, rows: int, repeat: int):
@@ -86,7 +78,9 @@ def worker(method: str, n_categories: int, width: int, rows: int, repeat: int):
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
-    baseline = _rss_mb()
+    from _timing import rss_mb
+
+    baseline = rss_mb()
     with torch.no_grad():
         forward_s = timed(forward)
     step_s = timed(step)
@@ -153,32 +147,22 @@ def main() -> None:
         print(json.dumps(worker(method, int(n), int(width), args.rows, args.repeat)))
         return
 
-    from _timing import RESULTS, machine, write
+    from _timing import RESULTS, machine, run_in_fresh_process, write
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     results = {}
     for n in CARDINALITIES:
         for width in WIDTHS:
             for method in METHODS:
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--worker",
-                        method,
-                        str(n),
-                        str(width),
-                        "--rows",
-                        str(args.rows),
-                        "--repeat",
-                        str(args.repeat),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    env=env,
-                    check=True,
+                results[(method, n, width)] = run_in_fresh_process(
+                    __file__,
+                    method,
+                    str(n),
+                    str(width),
+                    "--rows",
+                    str(args.rows),
+                    "--repeat",
+                    str(args.repeat),
                 )
-                results[(method, n, width)] = json.loads(out.stdout.splitlines()[-1])
                 print(n, width, method, results[(method, n, width)], flush=True)
 
     lines = [

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 
 CARDINALITIES = {"c10": 10, "c1k": 1_000, "c10k": 10_000, "c100k": 100_000}
@@ -76,20 +73,12 @@ def main() -> None:
         print(json.dumps(worker(args.worker)))
         return
 
-    from _timing import machine, write
+    from _timing import machine, run_in_fresh_process, write
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     runs: dict[int, list[dict]] = {n: [] for n in args.sizes}
     for _ in range(args.repeat):
         for n in args.sizes:
-            out = subprocess.run(
-                [sys.executable, __file__, "--worker", str(n)],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=True,
-            )
-            runs[n].append(json.loads(out.stdout.splitlines()[-1]))
+            runs[n].append(run_in_fresh_process(__file__, str(n)))
             print(n, runs[n][-1], flush=True)
 
     def med(n, key):

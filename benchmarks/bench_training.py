@@ -25,20 +25,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import resource
-import subprocess
-import sys
 import time
 from importlib.metadata import version
 
+from _timing import rss_mb
+
 CARDINALITIES = [7, 12, 31, 50, 300, 1000, 5000, 20000]
 CONTENDERS = ["entembed", "plain loop", "DataLoader", "one-hot baseline"]
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _pytorch_tabular(codes, target, dims, batch_size) -> dict:
@@ -81,7 +75,7 @@ def _pytorch_tabular(codes, target, dims, batch_size) -> dict:
     # A small validation frame: every training row is used, as for the others.
     datamodule = model.prepare_dataloader(train=frame, validation=frame.iloc[:1024])
     network = model.prepare_model(datamodule)
-    baseline = _rss_mb()
+    baseline = rss_mb()
     start = time.perf_counter()
     model.train(network, datamodule)
     seconds = time.perf_counter() - start
@@ -119,7 +113,7 @@ def worker(contender: str, rows: int, batch_size: int, onehot_rows: int) -> dict
     )
     if contender.startswith("pytorch_tabular"):
         return _pytorch_tabular(codes, target, dims, batch_size)
-    baseline = _rss_mb()
+    baseline = rss_mb()
 
     start = time.perf_counter()
     if contender in ("entembed", "one-hot baseline"):
@@ -212,20 +206,17 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from _timing import machine, median, write
+    from _timing import machine, median, run_in_fresh_process, write
 
     contenders = list(CONTENDERS)
     if importlib.util.find_spec("pytorch_tabular") is not None:  # peers env only
         contenders.append(f"pytorch_tabular {version('pytorch_tabular')}")
     runs: dict[str, list[dict]] = {c: [] for c in contenders}
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for round_ in range(args.repeat):
         for contender in contenders:
-            out = subprocess.run(
-                [
-                    sys.executable,
+            runs[contender].append(
+                run_in_fresh_process(
                     __file__,
-                    "--worker",
                     contender,
                     "--rows",
                     str(args.rows),
@@ -233,13 +224,8 @@ def main() -> None:
                     str(args.batch_size),
                     "--onehot-rows",
                     str(args.onehot_rows),
-                ],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=True,
+                )
             )
-            runs[contender].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"round {round_ + 1} {contender}: {runs[contender][-1]}", flush=True)
 
     import torch
