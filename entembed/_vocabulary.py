@@ -204,12 +204,16 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         -------
         self : CategoryVocabulary
         """
+        return self._count_first(X, warn=True)
+
+    def _count_first(self, X, *, warn: bool):
+        """Start the counts from ``X`` (fit, or the first partial_fit)."""
         self._validate_params()
         frame, has_names = to_frame(X)
         self._check_shape(frame)
         self._counts = [self._count(name, frame[name]) for name in frame.columns]
         self._n_rows = len(frame)
-        self._select_categories(frame.columns, has_names, warn=True)
+        self._select_categories(frame.columns, has_names, warn=warn)
         return self
 
     def partial_fit(self, X, y=None):
@@ -231,13 +235,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         self : CategoryVocabulary
         """
         if not hasattr(self, "_counts"):
-            self._validate_params()
-            frame, has_names = to_frame(X)
-            self._check_shape(frame)
-            self._counts = [self._count(name, frame[name]) for name in frame.columns]
-            self._n_rows = len(frame)
-            self._select_categories(frame.columns, has_names, warn=False)
-            return self
+            return self._count_first(X, warn=False)
         frame = match_columns(
             X,
             columns=self._columns,
@@ -325,7 +323,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
                 "categories into the shared unknown code, or drop the column if "
                 "it is an identifier.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=6,  # the caller of fit (via a list comprehension)
             )
         return kept, (values[~keep] if (~keep).any() else None), counts[keep]
 

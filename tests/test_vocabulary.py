@@ -259,8 +259,9 @@ def test_vocabulary_warns_on_identifier_columns():
         UserWarning,
         match=r"Column 'user_id' has 100 distinct categories "
         r"in 100 non-missing rows.*min_frequency",
-    ):
+    ) as record:
         CategoryVocabulary().fit(X)
+    assert record[0].filename == __file__  # points at the caller's fit
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         CategoryVocabulary(min_frequency=2).fit(X)
