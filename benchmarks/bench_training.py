@@ -123,7 +123,7 @@ def worker(contender: str, rows: int, batch_size: int, onehot_rows: int) -> dict
         train(module, data, max_epochs=1, accelerator="cpu")
     else:
         network = module.network
-        # The optimizer entembed configures (fused AdamW), so that only the way
+        # The optimizer entembed configures (SGD tables, fused AdamW), so only the way
         # batches are fed differs.
         optimizer = module.configure_optimizers()
         if contender == "plain loop":

@@ -65,6 +65,7 @@ class EntityEmbeddingBase(BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "table_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "gradient_clip_val": [Interval(Real, 0, None, closed="neither"), None],
@@ -97,6 +98,7 @@ class EntityEmbeddingBase(BaseEstimator):
         batch_size=256,
         learning_rate=3e-3,
         weight_decay=0.0,
+        table_learning_rate=100.0,
         validation_fraction=0.1,
         patience=3,
         gradient_clip_val=None,
@@ -124,6 +126,7 @@ class EntityEmbeddingBase(BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.table_learning_rate = table_learning_rate
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.gradient_clip_val = gradient_clip_val
@@ -450,6 +453,7 @@ def _train(
                 encoder=estimator.encoder,
                 learning_rate=estimator.learning_rate,
                 weight_decay=estimator.weight_decay,
+                table_learning_rate=estimator.table_learning_rate,
             )
             if numeric.shape[1]:
                 # NaN/inf inputs make these NaN; the data module then raises,

@@ -80,9 +80,14 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     batch_size : int, default=256
         Rows per training step.
     learning_rate : float, default=3e-3
-        AdamW's learning rate.
+        AdamW's learning rate for the hidden layers and the head.
     weight_decay : float, default=0.0
-        AdamW's decoupled weight decay.
+        AdamW's decoupled weight decay on the hidden layers and the head.
+    table_learning_rate : float, default=100.0
+        Plain SGD's learning rate for the embedding tables: it multiplies the
+        gradient of the batch's mean loss (hence the large value). Unlike Adam,
+        SGD moves a rare category only as far as its few rows pull it, so the
+        training rows' features do not memorise their own targets.
     validation_fraction : float, default=0.1
         Rows held out to pick the best epoch (its weights are restored) and for
         early stopping; 0 trains on all rows for ``max_epochs``.
@@ -173,6 +178,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         batch_size=256,
         learning_rate=3e-3,
         weight_decay=0.0,
+        table_learning_rate=100.0,
         validation_fraction=0.1,
         patience=3,
         gradient_clip_val=None,
@@ -201,6 +207,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             batch_size=batch_size,
             learning_rate=learning_rate,
             weight_decay=weight_decay,
+            table_learning_rate=table_learning_rate,
             validation_fraction=validation_fraction,
             patience=patience,
             gradient_clip_val=gradient_clip_val,

@@ -255,6 +255,10 @@ class EntityEmbeddingNetwork(nn.Module):
         """Each column's learned table, shape ``(cardinality, width)``."""
         return self.encoder.weights()
 
+    def table_parameters(self) -> list[nn.Parameter]:
+        """The parameters that hold the tables (transposed for the one-hot baseline)."""
+        return list(self.encoder.parameters())
+
     def to_numpy(self) -> NumpyNetwork:
         """Copy the trained weights out of torch, for inference without it."""
 

@@ -81,6 +81,10 @@ class NumpyNetwork:
             x[:, sum(self.widths) :] = (
                 numeric - self.numeric_mean
             ) / self.numeric_scale
+        # float64 from here: float32 matrix products round differently with the
+        # number of rows (BLAS picks kernels by shape), and a row's prediction
+        # must not depend on which rows came with it.
+        x = x.astype(np.float64)
         for kind, params in self.layers:
             if kind == "linear":
                 x = x @ params["weight"].T + params["bias"]

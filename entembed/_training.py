@@ -19,7 +19,11 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from ._data_module import TensorDataModule
-from ._lightning_module import EntityEmbeddingModule, check_finite_training
+from ._lightning_module import (
+    EntityEmbeddingModule,
+    check_finite_training,
+    learning_rates,
+)
 
 
 class History(Callback):
@@ -185,7 +189,7 @@ def train(
     check_finite_training(module)
     if not all(torch.isfinite(p).all() for p in module.parameters()):
         raise FloatingPointError(
-            "Training produced NaN or infinite weights. Lower learning_rate (now "
-            f"{module.hparams.learning_rate}) or set gradient_clip_val."
+            f"Training produced NaN or infinite weights. Lower "
+            f"{learning_rates(module)} or set gradient_clip_val."
         )
     return history.epochs

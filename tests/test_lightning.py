@@ -119,6 +119,42 @@ def test_lightning_training_of_embedding_and_onehot_ends_with_same_tables():
         assert (a - b).abs().max() < 1e-4
 
 
+@pytest.mark.parametrize("encoder", ["embedding", "onehot"])
+def test_tables_take_plain_sgd_steps_and_absent_categories_stay_put(encoder):
+    with seeded(0):
+        module = EntityEmbeddingModule(
+            [5, 5], [3, 3], hidden_units=(8,), table_learning_rate=2.0, encoder=encoder
+        )
+    optimizer = module.configure_optimizers()
+    grouped = [p for group in optimizer.param_groups for p in group["params"]]
+    assert len(grouped) == len(set(grouped)) == len(list(module.parameters()))
+
+    def step(codes):
+        loss = module(torch.tensor(codes)).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        before = [t.detach().clone() for t in module.network.tables()]
+        grads = [p.grad.clone() for p in module.network.table_parameters()]
+        optimizer.step()
+        return before, grads
+
+    before, grads = step([[1, 2], [1, 3]])
+    expected = [
+        (t - 2.0 * (g if encoder == "embedding" else g.T))
+        for t, g in zip(before, grads, strict=True)
+    ]
+    for table, want in zip(module.network.tables(), expected, strict=True):
+        torch.testing.assert_close(table, want)
+    # Category 1 of column 0 is absent now: no momentum moves its row (Adam's
+    # would), while the dense layers' AdamW keeps its own state.
+    before, _ = step([[4, 2], [4, 3]])
+    torch.testing.assert_close(module.network.tables()[0][1], before[0][1])
+    assert not torch.equal(module.network.tables()[0][4], before[0][4])
+    state = optimizer.state_dict()
+    optimizer.load_state_dict(state)
+    assert len(state["optimizers"]) == 2
+
+
 def test_restore_best_weights_keeps_the_best_validation_epoch():
     codes, target = _problem()
     data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.2)
@@ -126,7 +162,11 @@ def test_restore_best_weights_keeps_the_best_validation_epoch():
     with seeded(0):
         # a learning rate high enough that validation loss does not fall monotonically
         module = EntityEmbeddingModule(
-            CARDINALITIES, [3, 4, 6], hidden_units=(64,), learning_rate=0.3
+            CARDINALITIES,
+            [3, 4, 6],
+            hidden_units=(64,),
+            learning_rate=0.03,
+            table_learning_rate=300.0,
         )
         history = train(module, data, max_epochs=6, callbacks=[restore])
     best = min(h["val_loss"] for h in history)
@@ -191,7 +231,8 @@ def test_error_nonfinite_loss_names_the_epoch():
     with pytest.raises(
         FloatingPointError,
         match=r"NaN or infinite in epoch 1 .*"
-        r"Lower learning_rate \(now 0.003\)",
+        r"Lower learning_rate \(now 0.003\) or table_learning_rate \(now 100.0\), "
+        r"set gradient_clip_val",
     ):
         train(module, data, max_epochs=3)
 
@@ -239,7 +280,11 @@ def test_error_too_few_rows_for_validation_and_one_class():
         ({"task": "ranking"}, r"task must be one of"),
         ({"task": "binary", "n_outputs": 2}, r"task='binary' uses one logit"),
         ({"task": "multiclass", "n_outputs": 1}, r"needs n_outputs >= 2 classes"),
-        ({"learning_rate": 0}, r"learning_rate must be > 0"),
+        ({"learning_rate": 0}, r"learning_rate and table_learning_rate must be > 0"),
+        (
+            {"table_learning_rate": -1},
+            r"weight_decay >= 0, got 0.003, -1 and 0.0\.",
+        ),
     ],
 )
 def test_module_error_on_bad_arguments(kwargs, message):
