@@ -22,7 +22,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
-from _timing import machine, write
+from _charts import quality_grid
+from _timing import RESULTS, machine, write
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
@@ -116,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore", UserWarning)
 
-    sections = []
+    sections, charted = [], []
     for name in args.datasets:
         start = time.perf_counter()
         X, y = load_dataset(name, n_rows=args.rows, random_state=0)
@@ -166,6 +167,26 @@ def main() -> None:
             "",
         ]
         sections.append("\n".join(lines))
+        charted.append(
+            {
+                "name": name,
+                "metric": metric,
+                "higher_is_better": table.attrs["higher_is_better"],
+                "models": list(models(task)),
+                "encoders": order,
+                "mean": {
+                    (e, m): pivot.loc[e, (f"{metric} mean", m)]
+                    for e in order
+                    for m in models(task)
+                },
+                "std": {
+                    (e, m): pivot.loc[e, (f"{metric} std", m)]
+                    for e in order
+                    for m in models(task)
+                },
+                "own": (np.mean(own), np.std(own)),
+            }
+        )
         print(sections[-1], flush=True)
     header = [
         "# Quality: do entity embeddings make other models better?",
@@ -175,8 +196,11 @@ def main() -> None:
         "columns feed the network and, standardised, every model). "
         f"{machine()}.",
         "",
+        "![downstream scores by encoder, model and dataset](quality.png)",
+        "",
     ]
     write("quality.md", "\n".join(header + sections))
+    quality_grid(RESULTS / "quality.png", charted)
 
 
 if __name__ == "__main__":

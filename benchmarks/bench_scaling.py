@@ -73,7 +73,8 @@ def main() -> None:
         print(json.dumps(worker(args.worker)))
         return
 
-    from _timing import machine, run_in_fresh_process, write
+    from _charts import scaling_lines
+    from _timing import RESULTS, machine, run_in_fresh_process, write
 
     runs: dict[int, list[dict]] = {n: [] for n in args.sizes}
     for _ in range(args.repeat):
@@ -117,7 +118,17 @@ def main() -> None:
         "transform's output (25 MB at 100,000 rows) stays in cache where a large "
         "one (256 MB at 1,000,000) does not.",
     ]
+    lines += ["", "![time and memory against rows](scaling.png)"]
     write("scaling.md", "\n".join(lines) + "\n")
+    scaling_lines(
+        RESULTS / "scaling.png",
+        args.sizes,
+        {
+            "fit, one epoch": [med(n, "fit_s") for n in args.sizes],
+            "transform": [med(n, "transform_s") for n in args.sizes],
+        },
+        [med(n, "peak_mb") for n in args.sizes],
+    )
 
 
 if __name__ == "__main__":

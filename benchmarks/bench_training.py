@@ -206,7 +206,8 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from _timing import machine, median, run_in_fresh_process, write
+    from _charts import runs_barh
+    from _timing import RESULTS, machine, median, run_in_fresh_process, write
 
     contenders = list(CONTENDERS)
     if importlib.util.find_spec("pytorch_tabular") is not None:  # peers env only
@@ -289,7 +290,16 @@ def main() -> None:
         "collate's cost shows in full only here, or on a GPU, where compute is "
         "small.",
     ]
+    lines += ["", "![training rows/s by contender](training.png)"]
     write("training.md", "\n".join(lines) + "\n")
+    runs_barh(
+        RESULTS / "training.png",
+        {c: [r["rows_per_s"] for r in runs[c]] for c in contenders},
+        title=f"Training, one epoch of {args.rows:,} rows on 1 CPU thread",
+        xlabel="rows/s, log scale (median; whiskers: fastest and slowest run)",
+        ours="entembed",
+        log=True,
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
-from _timing import machine, median, spread, time_interleaved, write
+from _charts import runs_barh
+from _timing import RESULTS, machine, median, spread, time_interleaved, write
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
 
 from entembed import EntityEmbedder
@@ -135,7 +136,17 @@ def main() -> None:
     ]
     # String columns are hashed by pandas, whose speed differs a lot between
     # major versions (pandas 3 stores them as Arrow strings): one page each.
-    write(f"transform-pandas{pd.__version__.split('.')[0]}.md", "\n".join(lines) + "\n")
+    page = f"transform-pandas{pd.__version__.split('.')[0]}"
+    lines += ["", f"![transform time by method]({page}.png)"]
+    write(f"{page}.md", "\n".join(lines) + "\n")
+    runs_barh(
+        RESULTS / f"{page}.png",
+        {method: [t * 1e3 for t in seconds] for method, seconds in times.items()},
+        title=f"Transform, {args.rows:,} rows x 4 string columns (pandas "
+        f"{pd.__version__})",
+        xlabel="milliseconds (median; whiskers: fastest and slowest run)",
+        ours="EntityEmbedder.transform",
+    )
 
 
 if __name__ == "__main__":
