@@ -223,9 +223,15 @@ class EntityEmbeddingBase(BaseEstimator):
         )
 
     # ---------------------------------------------------------------- fit
-    def _fit_network(self, X, target_from_y, y, sample_weight=None):
+    def _fit_network(
+        self, X, target_from_y, y, sample_weight=None, *, vocabulary=None, seed=None
+    ):
         """Fit vocabulary and network. ``target_from_y(y)`` returns
-        ``(task, target, n_outputs)`` and may set ``classes_``."""
+        ``(task, target, n_outputs)`` and may set ``classes_``.
+
+        A fitted ``vocabulary`` and a ``seed`` make a cross-fitting fold share
+        the full model's codes and initial weights (see ``EntityEmbedder``).
+        """
         self._validate_params()
         frame, has_names = to_frame(X)
         if len(frame) == 0:
@@ -260,19 +266,21 @@ class EntityEmbeddingBase(BaseEstimator):
         check_finite_target(y)
         task, target, n_outputs = target_from_y(y)
 
-        vocabulary = CategoryVocabulary(
-            min_frequency=self.min_frequency,
-            max_categories=self.max_categories,
-            handle_unknown=self.handle_unknown,
-            handle_missing=self.handle_missing,
-        ).fit(frame[categorical])
+        if vocabulary is None:
+            vocabulary = CategoryVocabulary(
+                min_frequency=self.min_frequency,
+                max_categories=self.max_categories,
+                handle_unknown=self.handle_unknown,
+                handle_missing=self.handle_missing,
+            ).fit(frame[categorical])
         codes = vocabulary.transform(frame)
         numeric_values = self._numeric_array(frame, numeric)
         dims = resolve_embedding_dims(
             self.embedding_dims,
             dict(zip(categorical, vocabulary.cardinalities_, strict=True)),
         )
-        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        if seed is None:
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         if task == "regression":
             # Learned on a standardised target: the same learning rate suits
             # prices and probabilities; predictions are mapped back.
@@ -306,6 +314,7 @@ class EntityEmbeddingBase(BaseEstimator):
         self.numeric_columns_ = numeric
         self.embedding_dims_ = dims
         self.history_ = pd.DataFrame(history)
+        self._seed = seed
         self._columns = list(frame.columns)
         self.n_features_in_ = frame.shape[1]
         if has_names:

@@ -8,7 +8,6 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-import pandas as pd
 from sklearn.base import TransformerMixin, clone
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -17,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import EntityEmbeddingBase, embedding_feature_names
 from ._dataframe import to_frame
 from ._target import encode_target, infer_task
-from ._vocabulary import MISSING_CODE, N_RESERVED_CODES, UNKNOWN_CODE
+from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
 
 
 def _procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -345,49 +344,57 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         else:
             splitter = check_cv(self.cv, y, classifier=classifier)
         out = self.transform(X)  # passthrough columns stay as they are
+        codes = self.vocabulary_.transform(frame)
+        width = sum(self.network_.widths)
         fold_params = {
             "cv": None,
             "categorical_columns": self.categorical_columns_,
             "numeric_columns": self.numeric_columns_,
             "embedding_dims": self.embedding_dims_,
-            "remainder": "drop",
             "task": self.task_,
         }
         for train, test in splitter.split(frame, y):
+            # The fold learns with this model's codes and starting weights: a
+            # category's row starts where it started here, and plain SGD moves
+            # it only by what the fold's rows teach. The fold's tables then
+            # differ from this model's by what the held-out rows taught, not by
+            # an arbitrary orientation, and trees' split points carry over.
             fold = clone(self).set_params(**fold_params)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # said once, by fit
-                fold.fit(
+                fold._fit_network(
                     frame.iloc[train],
+                    fold._target,
                     y[train],
                     None if sample_weight is None else np.asarray(sample_weight)[train],
+                    vocabulary=self.vocabulary_,
+                    seed=self._seed,
                 )
-            out[test, : sum(self.network_.widths)] = self._aligned(
-                fold, frame.iloc[test]
-            )
+            out[test, :width] = self._aligned(fold, codes[train], codes[test])
         return out
 
-    def _aligned(self, fold: EntityEmbedder, rows) -> np.ndarray:
-        """The fold model's vectors for ``rows``, rotated onto this model's.
+    def _aligned(self, fold: EntityEmbedder, train_codes, test_codes) -> np.ndarray:
+        """The fold model's vectors for the held-out codes, in this model's axes.
 
-        Two trainings give tables in arbitrary, different orientations; an
-        orthogonal rotation fitted on the categories both models know (and on
-        the reserved unknown/missing rows) puts the fold's vectors in this
-        model's coordinates without changing their geometry.
+        Categories the fold never saw get its unknown vector, as new categories
+        do in ``transform``. An orthogonal rotation fitted on the rows the fold
+        trained (the categories it saw and the reserved rows) absorbs what
+        orientation the two trainings still differ by, without changing the
+        fold's geometry.
         """
-        features = fold.transform(rows)
+        test_codes = test_codes.copy()
+        features = np.empty((len(test_codes), sum(self.network_.widths)), np.float32)
         start = 0
-        for j, column in enumerate(self.categorical_columns_):
-            table, fold_table = self.network_.tables[j], fold.network_.tables[j]
-            categories = self.vocabulary_.categories_[j]
-            fold_codes = fold.vocabulary_._encode_column(
-                j, column, pd.Series(categories)
-            )
-            own = np.flatnonzero(fold_codes >= N_RESERVED_CODES)
-            rows_full = np.r_[UNKNOWN_CODE, MISSING_CODE, own + N_RESERVED_CODES]
-            rows_fold = np.r_[UNKNOWN_CODE, MISSING_CODE, fold_codes[own]]
-            rotation = _procrustes_rotation(fold_table[rows_fold], table[rows_full])
+        for j, (table, fold_table) in enumerate(
+            zip(self.network_.tables, fold.network_.tables, strict=True)
+        ):
+            seen = np.zeros(len(table), dtype=bool)
+            seen[train_codes[:, j]] = True
+            seen[:N_RESERVED_CODES] = True
+            column = test_codes[:, j]
+            column[~seen[column]] = UNKNOWN_CODE
+            rotation = _procrustes_rotation(fold_table[seen], table[seen])
             block = slice(start, start + table.shape[1])
-            features[:, block] = features[:, block] @ rotation
+            features[:, block] = fold_table[column] @ rotation
             start += table.shape[1]
         return features
