@@ -242,6 +242,34 @@ def test_embedder_cross_fitted_features_share_the_full_models_axes():
     assert correlation > 0.8
 
 
+def test_embedder_cross_fitting_folds_start_from_the_full_models_weights():
+    # Learning rates too small to move anything: every model keeps its starting
+    # weights. A fold shares the full model's codes and seed, so its vectors
+    # are the full model's, even where a fold misses some categories (a fold
+    # with its own vocabulary would draw other rows for shifted codes).
+    rng = np.random.default_rng(0)
+    categories = np.r_[np.repeat([f"c{i}" for i in range(20)], 10), ["once1", "once2"]]
+    X = pd.DataFrame({"id": rng.permutation(categories)})
+    y = rng.normal(size=len(X))
+    embedder = EntityEmbedder(
+        cv=KFold(3, shuffle=True, random_state=0),
+        embedding_dims=3,
+        hidden_units=(4,),
+        max_epochs=1,
+        learning_rate=1e-9,
+        table_learning_rate=1e-9,
+        validation_fraction=0,
+        random_state=0,
+    )
+    out_of_fold = embedder.fit_transform(X, y)
+    full = embedder.transform(X)
+    once = X["id"].str.startswith("once").to_numpy()
+    np.testing.assert_allclose(out_of_fold[~once], full[~once], atol=1e-5)
+    # a category seen in no other row gets the unknown vector out of fold
+    unknown = embedder.embeddings_["id"].loc["<unknown>"].to_numpy()
+    np.testing.assert_allclose(out_of_fold[once], np.tile(unknown, (2, 1)), atol=1e-5)
+
+
 def test_embedder_in_pipeline_column_transformer_and_grid_search():
     X, y = _data()
     pipeline = make_pipeline(
