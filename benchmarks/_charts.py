@@ -66,6 +66,46 @@ def runs_barh(
     return _save(fig, path)
 
 
+def runs_barh_panels(
+    path: Path,
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    title: str,
+    xlabel: str,
+    ours: str,
+) -> Path:
+    """:func:`runs_barh` side by side, one panel per condition, one x scale."""
+    import statistics
+
+    plt = _pyplot()
+    names = list(next(iter(panels.values())))
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(5.5 * len(panels), 0.45 * len(names) + 1.6),
+        sharex=True,
+        sharey=True,
+    )
+    for ax, (condition, runs) in zip(axes, panels.items(), strict=True):
+        medians = [statistics.median(runs[n]) for n in names]
+        ax.barh(
+            range(len(names)),
+            medians,
+            xerr=[
+                [m - min(runs[n]) for m, n in zip(medians, names, strict=True)],
+                [max(runs[n]) - m for m, n in zip(medians, names, strict=True)],
+            ],
+            color=[OURS if n == ours else OTHERS for n in names],
+            capsize=3,
+        )
+        ax.set_title(condition, fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=8)
+    axes[0].set_yticks(range(len(names)), names)
+    axes[0].invert_yaxis()
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
 def quality_grid(
     path: Path,
     sections: Sequence[dict],
