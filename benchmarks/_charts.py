@@ -60,7 +60,11 @@ def runs_barh(
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     if log:
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=11)
     return _save(fig, path)
