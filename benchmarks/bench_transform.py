@@ -4,8 +4,9 @@ scikit-learn's OneHotEncoder.
 1,000,000 rows, 4 string columns with cardinalities 10, 1,000, 10,000 and
 100,000, width 16 per column, interleaved rounds in one run:
 
-- ``EntityEmbedder.transform``: matching by name, codes, one gather per column
-  into one preallocated float32 array;
+- ``EntityEmbedder.transform``: matching by name, codes, then one gather from
+  the stacked tables (all widths equal) into one float32 array; and with
+  unequal widths of the same total (8, 16, 16, 24), one gather per column;
 - ``pd.Categorical codes + np.take``: the idiom by hand, per column
   ``pd.Categorical(values, categories=...).codes`` then ``np.take`` of the same
   tables, summed over the columns;
@@ -53,6 +54,7 @@ from entembed import EntityEmbedder
 
 CARDINALITIES = {"c10": 10, "c1k": 1_000, "c10k": 10_000, "c100k": 100_000}
 WIDTH = 16
+UNEQUAL_WIDTHS = [8, 16, 16, 24]
 
 
 def peer_encoders() -> dict:
@@ -94,6 +96,16 @@ def measure(rows: int, repeat: int) -> dict:
         validation_fraction=0,
         random_state=0,
     ).fit(X, y)
+    # Unequal widths, same output size: the general path, a gather per column
+    # (equal widths take one gather from the stacked tables).
+    unequal = EntityEmbedder(
+        embedding_dims=dict(zip(CARDINALITIES, UNEQUAL_WIDTHS, strict=True)),
+        hidden_units=(16,),
+        max_epochs=1,
+        batch_size=4096,
+        validation_fraction=0,
+        random_state=0,
+    ).fit(X, y)
     onehot = OneHotEncoder(handle_unknown="ignore").fit(X)
     tables = embedder.network_.tables
     categories = [embedder.categories_[name] for name in CARDINALITIES]
@@ -107,6 +119,9 @@ def measure(rows: int, repeat: int) -> dict:
 
     contenders = {
         "EntityEmbedder.transform": lambda: embedder.transform(X),
+        f"EntityEmbedder.transform, widths {UNEQUAL_WIDTHS}": lambda: unequal.transform(
+            X
+        ),
         "pd.Categorical codes + np.take": codes_plus_take,
         "OneHotEncoder.transform": lambda: onehot.transform(X),
     }
