@@ -23,8 +23,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
+def _save(fig, path: Path, rect=(0, 0, 1, 1)) -> Path:
+    fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=110)
     _pyplot().close(fig)
     print(f"chart written to {path}")
@@ -154,11 +154,7 @@ def quality_grid(
                 ax.set_yticklabels([])
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles[:1], labels[:1], loc="lower center", fontsize=9)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    print(f"chart written to {path}")
-    return path
+    return _save(fig, path, rect=(0, 0.03, 1, 1))
 
 
 def scaling_lines(

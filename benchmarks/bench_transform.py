@@ -88,24 +88,21 @@ def measure(rows: int, repeat: int) -> dict:
         }
     )
     y = rng.normal(size=rows)
-    embedder = EntityEmbedder(
-        embedding_dims=WIDTH,
-        hidden_units=(16,),
-        max_epochs=1,
-        batch_size=4096,
-        validation_fraction=0,
-        random_state=0,
-    ).fit(X, y)
+
+    def fitted(embedding_dims) -> EntityEmbedder:
+        return EntityEmbedder(
+            embedding_dims=embedding_dims,
+            hidden_units=(16,),
+            max_epochs=1,
+            batch_size=4096,
+            validation_fraction=0,
+            random_state=0,
+        ).fit(X, y)
+
+    embedder = fitted(WIDTH)
     # Unequal widths, same output size: the general path, a gather per column
     # (equal widths take one gather from the stacked tables).
-    unequal = EntityEmbedder(
-        embedding_dims=dict(zip(CARDINALITIES, UNEQUAL_WIDTHS, strict=True)),
-        hidden_units=(16,),
-        max_epochs=1,
-        batch_size=4096,
-        validation_fraction=0,
-        random_state=0,
-    ).fit(X, y)
+    unequal = fitted(dict(zip(CARDINALITIES, UNEQUAL_WIDTHS, strict=True)))
     onehot = OneHotEncoder(handle_unknown="ignore").fit(X)
     tables = embedder.network_.tables
     categories = [embedder.categories_[name] for name in CARDINALITIES]
