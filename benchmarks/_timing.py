@@ -15,6 +15,27 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 
+# The string table that transform and scaling both time: column name -> categories.
+CARDINALITIES = {"c10": 10, "c1k": 1_000, "c10k": 10_000, "c100k": 100_000}
+
+
+def string_table(n_rows: int):
+    """``(X, y)``: the CARDINALITIES columns drawn uniformly as object strings
+    (``"c1k_17"``), and a normal target; seeded, the same for every benchmark."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            name: np.array([f"{name}_{i}" for i in range(n)], dtype=object)[
+                rng.integers(0, n, n_rows)
+            ]
+            for name, n in CARDINALITIES.items()
+        }
+    )
+    return X, rng.normal(size=n_rows)
+
 
 def time_interleaved(
     contenders: dict[str, Callable[[], object]], *, repeat: int = 7, warmup: int = 1

@@ -17,30 +17,19 @@ import resource
 import statistics
 import time
 
-CARDINALITIES = {"c10": 10, "c1k": 1_000, "c10k": 10_000, "c100k": 100_000}
+from _timing import CARDINALITIES, string_table
 
 
 def worker(n_rows: int) -> dict:
     import warnings
 
-    import numpy as np
-    import pandas as pd
     import torch
 
     from entembed import EntityEmbedder
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore", UserWarning)
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(
-        {
-            name: np.array([f"{name}_{i}" for i in range(n)], dtype=object)[
-                rng.integers(0, n, n_rows)
-            ]
-            for name, n in CARDINALITIES.items()
-        }
-    )
-    y = rng.normal(size=n_rows)
+    X, y = string_table(n_rows)
     embedder = EntityEmbedder(
         embedding_dims=16,
         max_epochs=1,

@@ -41,10 +41,12 @@ import numpy as np
 import pandas as pd
 from _charts import runs_barh_panels
 from _timing import (
+    CARDINALITIES,
     RESULTS,
     machine,
     median,
     spread,
+    string_table,
     time_interleaved,
     write,
 )
@@ -52,7 +54,6 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
 
 from entembed import EntityEmbedder
 
-CARDINALITIES = {"c10": 10, "c1k": 1_000, "c10k": 10_000, "c100k": 100_000}
 WIDTH = 16
 UNEQUAL_WIDTHS = [8, 16, 16, 24]
 
@@ -78,16 +79,7 @@ def peer_encoders() -> dict:
 
 def measure(rows: int, repeat: int) -> dict:
     """Seconds per call of every contender, interleaved; and the column dtype."""
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(
-        {
-            name: np.array([f"{name}_{i}" for i in range(n)], dtype=object)[
-                rng.integers(0, n, rows)
-            ]
-            for name, n in CARDINALITIES.items()
-        }
-    )
-    y = rng.normal(size=rows)
+    X, y = string_table(rows)
 
     def fitted(embedding_dims) -> EntityEmbedder:
         return EntityEmbedder(
