@@ -31,6 +31,27 @@ def _save(fig, path: Path, rect=(0, 0, 1, 1)) -> Path:
     return path
 
 
+def _run_bars(ax, runs: Mapping[str, Sequence[float]], ours: str) -> None:
+    """A horizontal bar per contender, top to bottom in ``runs`` order: the
+    median of its runs, whiskers to the fastest and slowest; ``ours`` in colour."""
+    import statistics
+
+    names = list(runs)
+    medians = [statistics.median(runs[n]) for n in names]
+    ax.barh(
+        range(len(names)),
+        medians,
+        xerr=[
+            [m - min(runs[n]) for m, n in zip(medians, names, strict=True)],
+            [max(runs[n]) - m for m, n in zip(medians, names, strict=True)],
+        ],
+        color=[OURS if n == ours else OTHERS for n in names],
+        capsize=3,
+    )
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+
+
 def runs_barh(
     path: Path,
     runs: Mapping[str, Sequence[float]],
@@ -40,25 +61,10 @@ def runs_barh(
     ours: str,
     log: bool = False,
 ) -> Path:
-    """One horizontal bar per contender: the median of its runs, whiskers to the
-    fastest and slowest run; ``ours`` in colour."""
-    import statistics
-
+    """One bar per contender (see ``_run_bars``), optionally on a log scale."""
     plt = _pyplot()
-    names = list(runs)
-    medians = [statistics.median(runs[n]) for n in names]
-    low = [m - min(runs[n]) for m, n in zip(medians, names, strict=True)]
-    high = [max(runs[n]) - m for m, n in zip(medians, names, strict=True)]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.4))
-    ax.barh(
-        range(len(names)),
-        medians,
-        xerr=[low, high],
-        color=[OURS if n == ours else OTHERS for n in names],
-        capsize=3,
-    )
-    ax.set_yticks(range(len(names)), names)
-    ax.invert_yaxis()
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(runs) + 1.4))
+    _run_bars(ax, runs, ours)
     if log:
         from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -79,33 +85,19 @@ def runs_barh_panels(
     ours: str,
 ) -> Path:
     """:func:`runs_barh` side by side, one panel per condition, one x scale."""
-    import statistics
-
     plt = _pyplot()
-    names = list(next(iter(panels.values())))
+    n_names = len(next(iter(panels.values())))
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(5.5 * len(panels), 0.45 * len(names) + 1.6),
+        figsize=(5.5 * len(panels), 0.45 * n_names + 1.6),
         sharex=True,
         sharey=True,
     )
     for ax, (condition, runs) in zip(axes, panels.items(), strict=True):
-        medians = [statistics.median(runs[n]) for n in names]
-        ax.barh(
-            range(len(names)),
-            medians,
-            xerr=[
-                [m - min(runs[n]) for m, n in zip(medians, names, strict=True)],
-                [max(runs[n]) - m for m, n in zip(medians, names, strict=True)],
-            ],
-            color=[OURS if n == ours else OTHERS for n in names],
-            capsize=3,
-        )
+        _run_bars(ax, runs, ours)
         ax.set_title(condition, fontsize=10)
         ax.set_xlabel(xlabel, fontsize=8)
-    axes[0].set_yticks(range(len(names)), names)
-    axes[0].invert_yaxis()
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
 
