@@ -36,7 +36,7 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
-from entembed._base import _is_categorical_dtype
+from entembed._base import is_categorical_dtype
 from entembed._compare import _scorer, compare_encoders, default_encoders
 from entembed._target import infer_task
 from entembed.datasets import load_dataset
@@ -137,7 +137,7 @@ def main() -> None:
             cv=5, random_state=0
         )
         # Does the ID-like column help or hurt? The same embedder without it.
-        categorical = [c for c in X.columns if _is_categorical_dtype(X[c].dtype)]
+        categorical = [c for c in X.columns if is_categorical_dtype(X[c].dtype)]
         id_like = [c for c in categorical if X[c].nunique() > len(X) / ID_LIKE_ROWS]
         if 0 < len(id_like) < len(categorical):
             encoders["entity embeddings, ID-like columns left out"] = EntityEmbedder(

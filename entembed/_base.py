@@ -1,12 +1,15 @@
 """What the three scikit-learn estimators share: parameters, column selection,
-and a fit that trains the network and keeps it as numpy arrays.
+a fit that reads select columns -> encode -> fit_network -> set fitted state,
+and the fitted-state protocol that ``entembed.load`` reads.
 
-torch and Lightning are imported inside ``fit`` only: a fitted estimator
-transforms and predicts with numpy, so serving it never imports torch.
+This module imports no torch: fit calls the training layer, which does. A fitted
+estimator transforms and predicts with numpy, so serving it never imports torch.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,16 +19,19 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._dataframe import match_columns, to_frame
+from ._dataframe import check_not_empty, match_columns, numeric_array, to_frame
 from ._embedding_dims import resolve_embedding_dims
 from ._numpy_network import NumpyNetwork
-from ._target import check_finite_target
+from ._persistence import jsonable_params, save
+from ._target import Target, as_target_array, prepare_target
+from ._training_config import TrainingConfig
 from ._vocabulary import CategoryVocabulary
 
 _CATEGORICAL_KINDS = "OUSb"  # object, unicode, bytes, bool
 
 
-def _is_categorical_dtype(dtype) -> bool:
+def is_categorical_dtype(dtype) -> bool:
+    """Whether "auto" column selection embeds a column of this dtype."""
     if isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype, pd.BooleanDtype)):
         return True
     return isinstance(dtype, np.dtype) and dtype.kind in _CATEGORICAL_KINDS
@@ -35,6 +41,33 @@ def embedding_feature_names(column: str, width: int) -> list[str]:
     """``<column>_emb<k>``, k zero-padded so that the names sort in order."""
     digits = len(str(width - 1))
     return [f"{column}_emb{k:0{digits}d}" for k in range(width)]
+
+
+def _check_sample_weight(sample_weight, n_rows: int) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    sample_weight = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
+    if len(sample_weight) != n_rows:
+        raise ValueError(
+            f"sample_weight has {len(sample_weight)} values but X has {n_rows} rows."
+        )
+    if not sample_weight.any():
+        raise ValueError(
+            "sample_weight is zero for every row; at least one weight must be positive."
+        )
+    return sample_weight
+
+
+@dataclass(frozen=True)
+class EncodedTable:
+    """A fit's training rows, encoded once: what cross-fitting folds reuse."""
+
+    frame: pd.DataFrame
+    codes: np.ndarray
+    numeric: np.ndarray
+    target: Target
+    sample_weight: np.ndarray | None
+    config: TrainingConfig
 
 
 class EntityEmbeddingBase(BaseEstimator):
@@ -53,14 +86,7 @@ class EntityEmbeddingBase(BaseEstimator):
         "hidden_units": ["array-like"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
-        "min_frequency": [
-            Interval(Integral, 1, None, closed="left"),
-            Interval(Real, 0, 1, closed="neither"),
-            None,
-        ],
-        "max_categories": [Interval(Integral, 1, None, closed="left"), None],
-        "handle_unknown": [StrOptions({"ignore", "error"})],
-        "handle_missing": [StrOptions({"category", "error"})],
+        **CategoryVocabulary._parameter_constraints,
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -151,7 +177,7 @@ class EntityEmbeddingBase(BaseEstimator):
         """Resolve (categorical, numeric) column lists for this table."""
         columns = list(frame.columns)
         if isinstance(self.categorical_columns, str):
-            categorical = [c for c in columns if _is_categorical_dtype(frame[c].dtype)]
+            categorical = [c for c in columns if is_categorical_dtype(frame[c].dtype)]
             # A table with no categorical dtype (a numeric array, say) is taken as
             # all-categorical: integer codes of stores, products, ...
             if not categorical:
@@ -200,19 +226,6 @@ class EntityEmbeddingBase(BaseEstimator):
             )
         return requested
 
-    def _numeric_array(self, frame: pd.DataFrame, numeric: list[str]) -> np.ndarray:
-        out = np.empty((len(frame), len(numeric)), dtype=np.float32)
-        for j, name in enumerate(numeric):
-            try:
-                out[:, j] = frame[name].to_numpy(dtype=np.float32, na_value=np.nan)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"Numeric column {name!r} has non-numeric values (dtype "
-                    f"{frame[name].dtype}). List it in categorical_columns, or "
-                    "convert it to numbers."
-                ) from exc
-        return out
-
     def _match(self, X, required: list[str]) -> pd.DataFrame:
         return match_columns(
             X,
@@ -223,105 +236,147 @@ class EntityEmbeddingBase(BaseEstimator):
         )
 
     # ---------------------------------------------------------------- fit
-    def _fit_network(
-        self, X, target_from_y, y, sample_weight=None, *, vocabulary=None, seed=None
-    ):
-        """Fit vocabulary and network. ``target_from_y(y)`` returns
-        ``(task, target, n_outputs)`` and may set ``classes_``.
+    def _target_task(self) -> str:
+        """The task argument of :func:`prepare_target` for this estimator."""
+        raise NotImplementedError
 
-        A fitted ``vocabulary`` and a ``seed`` make a cross-fitting fold share
-        the full model's codes and initial weights (see ``EntityEmbedder``).
-        """
+    def _fit(self, X, y, sample_weight=None) -> EncodedTable:
+        """Select columns, encode, train, and keep the fitted state."""
         self._validate_params()
         frame, has_names = to_frame(X)
-        if len(frame) == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum "
-                f"of 1 is required by {type(self).__name__}."
-            )
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is "
-                "None. Pass the supervised target the embeddings are learned on."
-            )
-        y = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
-        if len(y) != len(frame):
-            raise ValueError(
-                f"y has {len(y)} rows but X has {len(frame)}; pass one target value "
-                "per row of X."
-            )
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
-            if len(sample_weight) != len(frame):
-                raise ValueError(
-                    f"sample_weight has {len(sample_weight)} values but X has "
-                    f"{len(frame)} rows."
-                )
-            if not sample_weight.any():
-                raise ValueError(
-                    "sample_weight is zero for every row; at least one weight must "
-                    "be positive."
-                )
+        check_not_empty(frame, type(self).__name__)
+        y = as_target_array(y, len(frame), type(self).__name__)
+        sample_weight = _check_sample_weight(sample_weight, len(frame))
         categorical, numeric = self._select_columns(frame, has_names)
-        check_finite_target(y)
-        task, target, n_outputs = target_from_y(y)
+        target = prepare_target(y, self._target_task())
 
-        if vocabulary is None:
-            vocabulary = CategoryVocabulary(
-                min_frequency=self.min_frequency,
-                max_categories=self.max_categories,
-                handle_unknown=self.handle_unknown,
-                handle_missing=self.handle_missing,
-            ).fit(frame[categorical])
-        codes = vocabulary.transform(frame)
-        numeric_values = self._numeric_array(frame, numeric)
+        vocabulary = CategoryVocabulary(
+            **{
+                name: getattr(self, name)
+                for name in CategoryVocabulary._get_param_names()
+            }
+        )
+        codes = vocabulary.fit_transform(frame[categorical])
+        numeric_values = numeric_array(frame, numeric)
         dims = resolve_embedding_dims(
             self.embedding_dims,
             dict(zip(categorical, vocabulary.cardinalities_, strict=True)),
         )
-        if seed is None:
-            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        if task == "regression":
-            # Learned on a standardised target: the same learning rate suits
-            # prices and probabilities; predictions are mapped back.
-            # (NaN/inf targets stay NaN; the data module names them.)
-            with np.errstate(invalid="ignore", over="ignore"):
-                mean = np.atleast_1d(target.mean(axis=0)).astype(np.float32)
-                std = np.atleast_1d(target.std(axis=0)).astype(np.float32)
-                std[~(std > 0)] = 1.0
-                shape = target.shape[1:]
-                target = (target - mean.reshape(shape)) / std.reshape(shape)
-        network, history = _train(
-            self,
-            codes,
-            numeric_values,
-            numeric,
-            target,
-            sample_weight,
-            task,
-            n_outputs,
-            list(vocabulary.cardinalities_),
-            list(dims.values()),
-            seed,
+        config = TrainingConfig.from_params(
+            self.get_params(),
+            task=target.task,
+            n_outputs=target.n_outputs,
+            cardinalities=vocabulary.cardinalities_,
+            embedding_dims=list(dims.values()),
+            numeric_columns=numeric,
+            seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
         )
-        if task == "regression":
-            network.output_mean, network.output_scale = mean, std
+        from ._training import fit_network
 
+        network, history = fit_network(
+            config, codes, numeric_values, target.values, sample_weight
+        )
+        self._set_fitted(
+            vocabulary=vocabulary,
+            network=network,
+            task=target.task,
+            categorical_columns=categorical,
+            numeric_columns=numeric,
+            embedding_dims=dims,
+            history=pd.DataFrame(history),
+            columns=list(frame.columns),
+            has_names=has_names,
+        )
+        return EncodedTable(frame, codes, numeric_values, target, sample_weight, config)
+
+    def _set_fitted(
+        self,
+        *,
+        vocabulary: CategoryVocabulary,
+        network: NumpyNetwork,
+        task: str,
+        categorical_columns: list[str],
+        numeric_columns: list[str],
+        embedding_dims: dict[str, int],
+        history: pd.DataFrame,
+        columns: list[str],
+        has_names: bool,
+    ) -> None:
+        """The fitted state every estimator shares, from fit and from load."""
         self.vocabulary_ = vocabulary
         self.network_ = network
         self.task_ = task
-        self.categorical_columns_ = categorical
-        self.numeric_columns_ = numeric
-        self.embedding_dims_ = dims
-        self.history_ = pd.DataFrame(history)
-        self._seed = seed
-        self._columns = list(frame.columns)
-        self.n_features_in_ = frame.shape[1]
+        self.categorical_columns_ = list(categorical_columns)
+        self.numeric_columns_ = list(numeric_columns)
+        self.embedding_dims_ = dict(embedding_dims)
+        self.history_ = history
+        self._columns = list(columns)
+        self.n_features_in_ = len(self._columns)
         if has_names:
             self.feature_names_in_ = np.asarray(self._columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        return self
+
+    # ------------------------------------------------------ fitted state
+    def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """Fitted state as JSON metadata and named arrays (``entembed.save``).
+
+        Subclasses add their own entries (the metadata keys they do not use
+        stay ``None``: the file format has one shape for every estimator).
+        """
+        check_is_fitted(self)
+        vocabulary, arrays = self.vocabulary_._export_state()
+        layers, network_arrays = self.network_._export_state()
+        params = self.get_params(deep=False)
+        if callable(params["embedding_dims"]):
+            params["embedding_dims"] = dict(self.embedding_dims_)  # what it chose
+        meta = {
+            "params": jsonable_params(params),
+            "columns": self._columns,
+            "has_feature_names": hasattr(self, "feature_names_in_"),
+            "categorical_columns": self.categorical_columns_,
+            "numeric_columns": self.numeric_columns_,
+            "passthrough_columns": None,
+            "embedding_dims": self.embedding_dims_,
+            "task": self.task_,
+            "single_output": None,
+            "classes": None,
+            "history": json.loads(self.history_.to_json(orient="records")),
+            "vocabulary": vocabulary,
+            "layers": layers,
+        }
+        return meta, {**arrays, **network_arrays}
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict):
+        """The fitted estimator that :meth:`_export_state` described."""
+        params = dict(meta["params"])
+        if "hidden_units" in params:
+            params["hidden_units"] = tuple(params["hidden_units"])
+        estimator = cls(**params)
+        columns = meta["categorical_columns"]
+        vocabulary = CategoryVocabulary._from_state(meta["vocabulary"], arrays, columns)
+        network = NumpyNetwork._from_state(meta["layers"], arrays, len(columns))
+        dims = {c: int(meta["embedding_dims"][c]) for c in columns}
+        for column, table, n in zip(
+            columns, network.tables, vocabulary.cardinalities_, strict=True
+        ):
+            if table.shape != (n, dims[column]):
+                raise ValueError(f"table of {column!r} has shape {table.shape}")
+        if len(network.numeric_mean) != len(meta["numeric_columns"]):
+            raise ValueError("numeric scaling disagrees with the numeric columns")
+        estimator._set_fitted(
+            vocabulary=vocabulary,
+            network=network,
+            task=meta["task"],
+            categorical_columns=columns,
+            numeric_columns=meta["numeric_columns"],
+            embedding_dims=dims,
+            history=pd.DataFrame(meta["history"]),
+            columns=meta["columns"],
+            has_names=meta["has_feature_names"],
+        )
+        return estimator
 
     # ----------------------------------------------------- fitted views
     @property
@@ -419,83 +474,11 @@ class EntityEmbeddingBase(BaseEstimator):
         )
 
     def save(self, path) -> None:
-        """Save the fitted estimator in the safe format read by ``entembed.load``."""
-        from ._persistence import save
+        """Save the fitted estimator in the safe format read by ``entembed.load``.
 
+        Parameters
+        ----------
+        path : str or Path
+            Where to write the ``.npz`` file.
+        """
         save(self, path)
-
-
-def _train(
-    estimator,
-    codes,
-    numeric,
-    numeric_names,
-    target,
-    sample_weight,
-    task,
-    n_outputs,
-    cardinalities,
-    dims,
-    seed,
-) -> tuple[NumpyNetwork, list[dict]]:
-    """Train the torch network and return its numpy copy (the torch side)."""
-    import torch
-
-    from ._data_module import TensorDataModule
-    from ._lightning_module import EntityEmbeddingModule
-    from ._training import seeded, train
-
-    threads = torch.get_num_threads()
-    if estimator.n_threads is not None:
-        torch.set_num_threads(estimator.n_threads)
-    try:
-        with seeded(seed):
-            module = EntityEmbeddingModule(
-                cardinalities,
-                dims,
-                task=task,
-                n_outputs=n_outputs,
-                n_numeric=numeric.shape[1],
-                hidden_units=tuple(estimator.hidden_units),
-                dropout=estimator.dropout,
-                batch_norm=estimator.batch_norm,
-                encoder=estimator.encoder,
-                learning_rate=estimator.learning_rate,
-                weight_decay=estimator.weight_decay,
-                table_learning_rate=estimator.table_learning_rate,
-            )
-            if numeric.shape[1]:
-                # NaN/inf inputs make these NaN; the data module then raises,
-                # naming the columns, before any training step.
-                with np.errstate(invalid="ignore", over="ignore"):
-                    module.network.set_numeric_scaling(
-                        torch.from_numpy(numeric.mean(axis=0)),
-                        torch.from_numpy(numeric.std(axis=0)),
-                    )
-            data = TensorDataModule(
-                codes,
-                target,
-                numeric=numeric if numeric.shape[1] else None,
-                sample_weight=sample_weight,
-                numeric_names=numeric_names,
-                batch_size=estimator.batch_size,
-                validation_fraction=estimator.validation_fraction,
-                random_state=seed,
-            )
-            history = train(
-                module,
-                data,
-                max_epochs=estimator.max_epochs,
-                accelerator=estimator.accelerator,
-                devices=estimator.devices,
-                strategy=estimator.strategy,
-                num_nodes=estimator.num_nodes,
-                precision=estimator.precision,
-                patience=estimator.patience,
-                gradient_clip_val=estimator.gradient_clip_val,
-                verbose=int(estimator.verbose),
-            )
-    finally:
-        torch.set_num_threads(threads)
-    module.network.eval()
-    return module.network.to_numpy(), history

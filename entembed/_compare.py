@@ -28,7 +28,7 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.fixes import parse_version
 
-from ._base import _is_categorical_dtype
+from ._base import is_categorical_dtype
 from ._embedder import EntityEmbedder
 from ._target import infer_task
 
@@ -172,7 +172,7 @@ def compare_encoders(
     """
     y = np.asarray(y)
     task = infer_task(y)
-    categorical = [c for c in X.columns if _is_categorical_dtype(X[c].dtype)]
+    categorical = [c for c in X.columns if is_categorical_dtype(X[c].dtype)]
     numeric = [c for c in X.columns if c not in categorical]
     if not categorical:
         raise ValueError(

@@ -13,6 +13,8 @@ import lightning as L
 import numpy as np
 import torch
 
+from ._dataframe import check_finite_numeric
+
 
 def _as_tensor(name: str, values, dtype: torch.dtype | None = None) -> torch.Tensor:
     if isinstance(values, torch.Tensor):
@@ -28,28 +30,16 @@ def _as_tensor(name: str, values, dtype: torch.dtype | None = None) -> torch.Ten
     return tensor if dtype is None else tensor.to(dtype)
 
 
-def check_finite(
-    name: str, values: torch.Tensor, column_names: Sequence[str] | None = None
-):
-    """Raise naming the column (or ``name``) and the count of NaN/inf values."""
+def check_finite(name: str, values: torch.Tensor) -> None:
+    """Raise with the count of NaN/inf values in a float tensor."""
     if not values.is_floating_point():
         return
     bad = ~torch.isfinite(values)
-    if not bad.any():
-        return
-    if values.ndim == 2 and column_names is not None:
-        counts = bad.sum(dim=0).tolist()
-        where = ", ".join(
-            f"{column_names[j]!r}: {c}" for j, c in enumerate(counts) if c
-        )
+    if bad.any():
         raise ValueError(
-            f"Numeric input has NaN or infinite values ({where}). Impute or drop "
-            "them first, or pass those columns as categorical."
+            f"{name} has {int(bad.sum())} NaN or infinite value(s). Drop those rows "
+            "or fill them first."
         )
-    raise ValueError(
-        f"{name} has {int(bad.sum())} NaN or infinite value(s). Drop those rows or "
-        "fill them first."
-    )
 
 
 class TensorBatches:
@@ -146,6 +136,9 @@ class TensorDataModule(L.LightningDataModule):
         Share of rows held out for validation (and early stopping); 0 for none.
     random_state : int, default=0
         Seed of the split and of every epoch's permutation.
+    drop_single : bool, default=False
+        Skip a final training batch of one row: batch normalisation cannot
+        train on it.
 
     Examples
     --------
@@ -170,6 +163,7 @@ class TensorDataModule(L.LightningDataModule):
         batch_size: int = 256,
         validation_fraction: float = 0.1,
         random_state: int = 0,
+        drop_single: bool = False,
     ) -> None:
         super().__init__()
         self.codes, self.target, self.numeric = codes, target, numeric
@@ -177,7 +171,7 @@ class TensorDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.random_state = random_state
-        self.drop_single = False
+        self.drop_single = drop_single
         self._tensors: dict[str, torch.Tensor] | None = None
 
     def _build_tensors(self) -> dict[str, torch.Tensor]:
@@ -199,7 +193,9 @@ class TensorDataModule(L.LightningDataModule):
         tensors["target"] = target
         if self.numeric is not None:
             numeric = _as_tensor("numeric", self.numeric, torch.float32)
-            check_finite("numeric", numeric, self.numeric_names)
+            if not torch.isfinite(numeric).all():
+                names = self.numeric_names or [f"x{j}" for j in range(numeric.shape[1])]
+                check_finite_numeric(numeric.cpu().numpy(), names)
             tensors["numeric"] = numeric
         if self.sample_weight is not None:
             weight = _as_tensor("sample_weight", self.sample_weight, torch.float32)

@@ -7,10 +7,10 @@ rules for names, duplicates and dimensions are stated once.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
+
+from ._warnings import warn
 
 
 def _is_polars(X) -> bool:
@@ -142,14 +142,12 @@ def match_columns(
             )
         return frame
     if has_names != fitted_with_names:
-        warnings.warn(
+        warn(
             f"X has feature names, but {estimator} was fitted without feature "
             "names; columns are matched by position."
             if has_names
             else f"X does not have valid feature names, but {estimator} was fitted "
-            "with feature names; columns are matched by position.",
-            UserWarning,
-            stacklevel=3,
+            "with feature names; columns are matched by position."
         )
     if frame.shape[1] != len(columns):
         raise ValueError(
@@ -158,3 +156,42 @@ def match_columns(
         )
     frame.columns = columns  # frame is to_frame's own shallow copy
     return frame
+
+
+def check_not_empty(frame: pd.DataFrame, estimator: str) -> None:
+    """Refuse a table without rows or without columns to fit on."""
+    for size, what in ((len(frame), "sample"), (frame.shape[1], "feature")):
+        if size == 0:
+            raise ValueError(
+                f"Found array with 0 {what}(s) (shape={frame.shape}) while a "
+                f"minimum of 1 is required by {estimator}: fit needs at least one "
+                f"{'row' if what == 'sample' else 'column'} to learn from."
+            )
+
+
+def numeric_array(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """The ``names`` columns as one float32 array (NaN for missing values)."""
+    out = np.empty((len(frame), len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        try:
+            out[:, j] = frame[name].to_numpy(dtype=np.float32, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"Numeric column {name!r} has non-numeric values (dtype "
+                f"{frame[name].dtype}). List it in categorical_columns, or "
+                "convert it to numbers."
+            ) from exc
+    return out
+
+
+def check_finite_numeric(values: np.ndarray, names) -> None:
+    """Raise naming each numeric column that has NaN or infinite values."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    counts = bad.sum(axis=0).tolist()
+    where = ", ".join(f"{names[j]!r}: {c}" for j, c in enumerate(counts) if c)
+    raise ValueError(
+        f"Numeric input has NaN or infinite values ({where}). Impute or drop them "
+        "first, or pass those columns as categorical."
+    )

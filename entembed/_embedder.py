@@ -4,27 +4,21 @@ supervised target and serves them as dense features.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import TransformerMixin, clone
-from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+import pandas as pd
+from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import EntityEmbeddingBase, embedding_feature_names
-from ._dataframe import to_frame
-from ._target import encode_target, infer_task
-from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
+from ._base import EncodedTable, EntityEmbeddingBase, embedding_feature_names
+from ._cross_fit import cross_fitted_embeddings
+from ._dataframe import numeric_array
+from ._persistence import saveable
 
 
-def _procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Orthogonal R minimising ||source @ R - target|| (Schönemann, 1966)."""
-    u, _, vt = np.linalg.svd(source.T.astype(np.float64) @ target, full_matrices=False)
-    return (u @ vt).astype(np.float32)
-
-
+@saveable
 class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     """Learn one embedding table per categorical column and serve dense features.
 
@@ -228,16 +222,20 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         tags.transformer_tags.preserves_dtype = ["float32"]  # always float32
         return tags
 
-    def _target(self, y):
-        task = infer_task(y) if self.task == "auto" else self.task
-        if task != "regression" and y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        target, classes = encode_target(y, task)
-        if task == "regression":
-            n_outputs = 1 if target.ndim == 1 else target.shape[1]
-        else:
-            n_outputs = 1 if task == "binary" else len(classes)
-        return task, target, n_outputs
+    def _target_task(self) -> str:
+        return self.task
+
+    def _fit(self, X, y, sample_weight=None) -> EncodedTable:
+        encoded = super()._fit(X, y, sample_weight)
+        passthrough = [
+            c
+            for c in self._columns
+            if c not in self.categorical_columns_ and self.remainder == "passthrough"
+        ]
+        # Fail in fit, not in the first transform, on text that cannot pass.
+        numeric_array(encoded.frame, passthrough)
+        self.passthrough_columns_ = passthrough
+        return encoded
 
     def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary and the embedding tables.
@@ -254,17 +252,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Returns
         -------
         self : EntityEmbedder
+            The fitted embedder.
         """
-        self._fit_network(X, self._target, y, sample_weight)
-        passthrough = [
-            c
-            for c in self._columns
-            if c not in self.categorical_columns_ and self.remainder == "passthrough"
-        ]
-        self.passthrough_columns_ = passthrough
-        if passthrough:
-            # Fail in fit, not in the first transform, on text that cannot pass.
-            self._numeric_array(self._match(X, passthrough), passthrough)
+        self._fit(X, y, sample_weight)
         return self
 
     def transform(self, X) -> np.ndarray:
@@ -281,14 +271,16 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             One row per input row, in input order.
         """
         check_is_fitted(self)
-        codes, frame = self._codes(X, self.passthrough_columns_)
+        return self._features(*self._codes(X, self.passthrough_columns_))
+
+    def _features(self, codes: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
         width = sum(self.network_.widths)
         out = np.empty(
             (len(codes), width + len(self.passthrough_columns_)), dtype=np.float32
         )
         self.network_.embed(codes, out)
         if self.passthrough_columns_:
-            out[:, width:] = self._numeric_array(frame, self.passthrough_columns_)
+            out[:, width:] = numeric_array(frame, self.passthrough_columns_)
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -324,77 +316,23 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         -------
         ndarray of shape (n_rows, n_features_out), float32
         """
-        self.fit(X, y, sample_weight)
-        if self.cv is None:
-            return self.transform(X)
-        return self._cross_fitted_features(X, y, sample_weight)
-
-    def _cross_fitted_features(self, X, y, sample_weight):
-        frame, _ = to_frame(X)
-        y = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
-        classifier = self.task_ != "regression"
-        seed = int(
-            np.random.default_rng(
-                self.random_state if isinstance(self.random_state, Integral) else None
-            ).integers(2**31 - 1)
-        )
-        if isinstance(self.cv, Integral):
-            splitter_class = StratifiedKFold if classifier else KFold
-            splitter = splitter_class(self.cv, shuffle=True, random_state=seed)
-        else:
-            splitter = check_cv(self.cv, y, classifier=classifier)
-        out = self.transform(X)  # passthrough columns stay as they are
-        codes = self.vocabulary_.transform(frame)
-        width = sum(self.network_.widths)
-        fold_params = {
-            "cv": None,
-            "categorical_columns": self.categorical_columns_,
-            "numeric_columns": self.numeric_columns_,
-            "embedding_dims": self.embedding_dims_,
-            "task": self.task_,
-        }
-        for train, test in splitter.split(frame, y):
-            # The fold learns with this model's codes and starting weights: a
-            # category's row starts where it started here, and plain SGD moves
-            # it only by what the fold's rows teach. The fold's tables then
-            # differ from this model's by what the held-out rows taught, not by
-            # an arbitrary orientation, and trees' split points carry over.
-            fold = clone(self).set_params(**fold_params)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # said once, by fit
-                fold._fit_network(
-                    frame.iloc[train],
-                    fold._target,
-                    y[train],
-                    None if sample_weight is None else np.asarray(sample_weight)[train],
-                    vocabulary=self.vocabulary_,
-                    seed=self._seed,
-                )
-            out[test, :width] = self._aligned(fold, codes[train], codes[test])
+        encoded = self._fit(X, y, sample_weight)
+        out = self._features(encoded.codes, encoded.frame)
+        if self.cv is not None:
+            width = sum(self.network_.widths)
+            out[:, :width] = cross_fitted_embeddings(
+                encoded, self.cv, self.network_.tables
+            )
         return out
 
-    def _aligned(self, fold: EntityEmbedder, train_codes, test_codes) -> np.ndarray:
-        """The fold model's vectors for the held-out codes, in this model's axes.
+    # ------------------------------------------------------ fitted state
+    def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        meta, arrays = super()._export_state()
+        meta["passthrough_columns"] = self.passthrough_columns_
+        return meta, arrays
 
-        Categories the fold never saw get its unknown vector, as new categories
-        do in ``transform``. An orthogonal rotation fitted on the rows the fold
-        trained (the categories it saw and the reserved rows) absorbs what
-        orientation the two trainings still differ by, without changing the
-        fold's geometry.
-        """
-        test_codes = test_codes.copy()
-        features = np.empty((len(test_codes), sum(self.network_.widths)), np.float32)
-        start = 0
-        for j, (table, fold_table) in enumerate(
-            zip(self.network_.tables, fold.network_.tables, strict=True)
-        ):
-            seen = np.zeros(len(table), dtype=bool)
-            seen[train_codes[:, j]] = True
-            seen[:N_RESERVED_CODES] = True
-            column = test_codes[:, j]
-            column[~seen[column]] = UNKNOWN_CODE
-            rotation = _procrustes_rotation(fold_table[seen], table[seen])
-            block = slice(start, start + table.shape[1])
-            features[:, block] = fold_table[column] @ rotation
-            start += table.shape[1]
-        return features
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbedder:
+        estimator = super()._from_state(meta, arrays)
+        estimator.passthrough_columns_ = list(meta["passthrough_columns"])
+        return estimator

@@ -6,9 +6,10 @@ network and report them in ``embedding_dims_``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from numbers import Integral
+
+from ._warnings import warn
 
 
 def auto_embedding_dim(n_categories: int) -> int:
@@ -91,12 +92,10 @@ def resolve_embedding_dims(
                 f"{width!r}."
             )
         if width >= n:
-            warnings.warn(
+            warn(
                 f"Embedding width {width} for column {column!r} reaches its "
                 f"{n} categories (reserved codes included): the table is no smaller "
-                "than a one-hot encoding. Consider a smaller width or 'auto'.",
-                UserWarning,
-                stacklevel=2,
+                "than a one-hot encoding. Consider a smaller width or 'auto'."
             )
         dims[column] = int(width)
     return dims

@@ -147,3 +147,39 @@ class NumpyNetwork:
         if self.output_scale is not None:
             x = x * self.output_scale + self.output_mean
         return x
+
+    # ---------------------------------------------------------------- state
+    def _export_state(self) -> tuple[list, dict[str, np.ndarray]]:
+        """The layer list (kinds and parameter names) and every array, by name."""
+        arrays = {f"table_{j}": table for j, table in enumerate(self.tables)}
+        arrays["numeric_mean"] = self.numeric_mean
+        arrays["numeric_scale"] = self.numeric_scale
+        if self.output_scale is not None:
+            arrays["output_mean"] = self.output_mean
+            arrays["output_scale"] = self.output_scale
+        layers = []
+        for i, (kind, params) in enumerate(self.layers):
+            layers.append([kind, sorted(params)])
+            for key, value in params.items():
+                arrays[f"layer_{i}_{key}"] = np.asarray(value)
+        return layers, arrays
+
+    @classmethod
+    def _from_state(cls, layers: list, arrays: dict, n_tables: int) -> NumpyNetwork:
+        """The network that :meth:`_export_state` described."""
+        restored = []
+        for i, (kind, keys) in enumerate(layers):
+            if kind not in LAYER_KINDS:
+                raise ValueError(f"unknown layer kind {kind!r}")
+            restored.append((kind, {key: arrays[f"layer_{i}_{key}"] for key in keys}))
+        return cls(
+            tables=[
+                np.ascontiguousarray(arrays[f"table_{j}"], dtype=np.float32)
+                for j in range(n_tables)
+            ],
+            numeric_mean=arrays["numeric_mean"],
+            numeric_scale=arrays["numeric_scale"],
+            layers=restored,
+            output_mean=arrays.get("output_mean"),
+            output_scale=arrays.get("output_scale"),
+        )

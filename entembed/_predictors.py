@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import EntityEmbeddingBase
-from ._target import encode_target
+from ._base import EncodedTable, EntityEmbeddingBase
+from ._dataframe import check_finite_numeric, numeric_array
+from ._persistence import decode_values, encode_values, saveable
 
 _SHARED_DOC = """
     Parameters
@@ -30,19 +30,8 @@ class _Predictor(EntityEmbeddingBase):
     def _network_output(self, X) -> np.ndarray:
         check_is_fitted(self)
         codes, frame = self._codes(X, self.numeric_columns_)
-        numeric = self._numeric_array(frame, self.numeric_columns_)
-        if numeric.shape[1] and not np.isfinite(numeric).all():
-            bad = [
-                c
-                for c, ok in zip(
-                    self.numeric_columns_, np.isfinite(numeric).all(axis=0), strict=True
-                )
-                if not ok
-            ]
-            raise ValueError(
-                f"Numeric input has NaN or infinite values in {bad}. Impute them "
-                "first, or pass those columns as categorical."
-            )
+        numeric = numeric_array(frame, self.numeric_columns_)
+        check_finite_numeric(numeric, self.numeric_columns_)
         return self.network_.forward(codes, numeric)
 
     def transform_embeddings(self, X) -> np.ndarray:
@@ -52,6 +41,7 @@ class _Predictor(EntityEmbeddingBase):
         return self.network_.embed(codes)
 
 
+@saveable
 class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
     __doc__ = (
         """Regression with entity embeddings: the trained network predicts.
@@ -80,11 +70,13 @@ class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
         tags.target_tags.multi_output = True
         return tags
 
-    def _target(self, y):
-        target, _ = encode_target(y, "regression")
-        n_outputs = 1 if target.ndim == 1 else target.shape[1]
-        self._single_output = target.ndim == 1
-        return "regression", target, n_outputs
+    def _target_task(self) -> str:
+        return "regression"
+
+    def _fit(self, X, y, sample_weight=None) -> EncodedTable:
+        encoded = super()._fit(X, y, sample_weight)
+        self._single_output = encoded.target.values.ndim == 1
+        return encoded
 
     def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary, the tables and the network on ``y``.
@@ -99,14 +91,27 @@ class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
         -------
         self : EntityEmbeddingRegressor
         """
-        return self._fit_network(X, self._target, y, sample_weight)
+        self._fit(X, y, sample_weight)
+        return self
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, shape (n_rows,) or (n_rows, n_targets)."""
         output = self._network_output(X).astype(np.float64)
         return output[:, 0] if self._single_output else output
 
+    def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        meta, arrays = super()._export_state()
+        meta["single_output"] = self._single_output
+        return meta, arrays
 
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbeddingRegressor:
+        estimator = super()._from_state(meta, arrays)
+        estimator._single_output = bool(meta["single_output"])
+        return estimator
+
+
+@saveable
 class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
     __doc__ = (
         """Classification with entity embeddings: the trained network predicts.
@@ -132,18 +137,13 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
     """
     )
 
-    def _target(self, y):
-        y = column_or_1d(y, warn=True)
-        kind = type_of_target(y, input_name="y")
-        if kind not in ("binary", "multiclass"):
-            raise ValueError(
-                f"Unknown label type: {kind!r}. EntityEmbeddingClassifier needs "
-                "class labels; use EntityEmbeddingRegressor for a continuous target."
-            )
-        task = "binary" if len(np.unique(y)) == 2 else "multiclass"
-        target, classes = encode_target(y, task)
-        self.classes_ = classes
-        return task, target, 1 if task == "binary" else len(classes)
+    def _target_task(self) -> str:
+        return "classification"
+
+    def _fit(self, X, y, sample_weight=None) -> EncodedTable:
+        encoded = super()._fit(X, y, sample_weight)
+        self.classes_ = encoded.target.classes
+        return encoded
 
     def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary, the tables and the network on labels ``y``.
@@ -158,7 +158,8 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
         -------
         self : EntityEmbeddingClassifier
         """
-        return self._fit_network(X, self._target, y, sample_weight)
+        self._fit(X, y, sample_weight)
+        return self
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_rows, n_classes), in ``classes_`` order."""
@@ -174,3 +175,14 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
         """Most probable class of each row."""
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        meta, arrays = super()._export_state()
+        meta["classes"] = encode_values(np.asarray(self.classes_), "The target")
+        return meta, arrays
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbeddingClassifier:
+        estimator = super()._from_state(meta, arrays)
+        estimator.classes_ = decode_values(meta["classes"])
+        return estimator

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -83,3 +85,62 @@ def encode_target(y, task: str) -> tuple[np.ndarray, np.ndarray | None]:
             )
         return indices.astype(np.float32), classes
     return indices.astype(np.int64), classes
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target encoded for training (see :func:`prepare_target`)."""
+
+    task: str
+    values: np.ndarray
+    n_outputs: int
+    classes: np.ndarray | None = None
+
+
+def as_target_array(y, n_rows: int, estimator: str) -> np.ndarray:
+    """``y`` as a numpy array with one value (or row) per row of X."""
+    if y is None:
+        raise ValueError(
+            f"{estimator} requires y to be passed, but the target y is None. Pass "
+            "the supervised target the embeddings are learned on."
+        )
+    y = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
+    if len(y) != n_rows:
+        raise ValueError(
+            f"y has {len(y)} rows but X has {n_rows}; pass one target value per "
+            "row of X."
+        )
+    return y
+
+
+def prepare_target(y: np.ndarray, task: str) -> Target:
+    """Check ``y`` and encode it for ``task``.
+
+    ``task`` is "regression", "binary", "multiclass", "auto" (read from ``y``,
+    see :func:`infer_task`) or "classification" (labels required; binary or
+    multiclass by their number, as a scikit-learn classifier reads them).
+    """
+    from sklearn.utils.multiclass import type_of_target
+    from sklearn.utils.validation import column_or_1d
+
+    check_finite_target(y)
+    if task == "classification":
+        # A column vector is accepted with scikit-learn's DataConversionWarning.
+        y = column_or_1d(y, warn=True)
+        kind = type_of_target(y, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"Unknown label type: {kind!r}. EntityEmbeddingClassifier needs "
+                "class labels; use EntityEmbeddingRegressor for a continuous target."
+            )
+        task = "binary" if len(np.unique(y)) == 2 else "multiclass"
+    elif task == "auto":
+        task = infer_task(y)
+    if task != "regression" and y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    values, classes = encode_target(y, task)
+    if task == "regression":
+        n_outputs = 1 if values.ndim == 1 else values.shape[1]
+    else:
+        n_outputs = 1 if task == "binary" else len(classes)
+    return Target(task, values, n_outputs, classes)

@@ -1,8 +1,8 @@
-"""Running a fit: the Trainer with entembed's defaults, early stopping that
-restores the best weights, a per-epoch history, and seeded reproducibility.
+"""Training: codes and targets in, a numpy network and its history out.
 
-This is the one place that turns the facade's parameters (Lightning's names)
-into a ``lightning.Trainer``.
+:func:`fit_network` is the only code that builds a Trainer, standardises the
+target and the numeric inputs, seeds the run and restores the best weights. The
+facade calls it with a :class:`TrainingConfig`; nothing here reads an estimator.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
@@ -24,6 +25,8 @@ from ._lightning_module import (
     check_finite_training,
     learning_rates,
 )
+from ._numpy_network import NumpyNetwork
+from ._training_config import TrainingConfig
 
 
 class History(Callback):
@@ -159,7 +162,6 @@ def train(
     raises ``FloatingPointError`` naming the epoch.
     """
     check_devices(accelerator, devices, num_nodes)
-    data.drop_single = module.hparams.batch_norm
     history = History()
     extra = [history, *(callbacks or [])]
     if verbose >= 1:
@@ -193,3 +195,110 @@ def train(
             f"{learning_rates(module)} or set gradient_clip_val."
         )
     return history.epochs
+
+
+def _standardisation(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where a column is constant).
+
+    NaN/inf inputs make these NaN; the data module then raises, naming the
+    columns, before any training step.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean = np.atleast_1d(values.mean(axis=0)).astype(np.float32)
+        std = np.atleast_1d(values.std(axis=0)).astype(np.float32)
+    std[~(std > 0)] = 1.0
+    return mean, std
+
+
+def fit_network(
+    config: TrainingConfig,
+    codes: np.ndarray,
+    numeric: np.ndarray,
+    target: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[NumpyNetwork, list[dict[str, float]]]:
+    """Train the network that ``config`` describes and return its numpy copy.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+        The network, optimiser, loop and Trainer settings, and the seed.
+    codes : ndarray of shape (n_rows, n_columns)
+        Vocabulary codes, one column per table of ``config.cardinalities``.
+    numeric : ndarray of shape (n_rows, n_numeric), float32
+        Numeric inputs (zero columns for none), standardised inside the network.
+    target : ndarray of shape (n_rows,) or (n_rows, n_outputs)
+        Encoded as :func:`entembed._target.prepare_target` does. A regression
+        network learns the standardised target and maps its outputs back, so one
+        learning rate suits prices and probabilities alike.
+    sample_weight : ndarray of shape (n_rows,) or None
+        Weights of the training loss.
+
+    Returns
+    -------
+    network : NumpyNetwork
+        The weights of the best validation epoch (the last without validation).
+    history : list of dict
+        Per-epoch metrics.
+    """
+    output_mean = output_scale = None
+    if config.task == "regression":
+        output_mean, output_scale = _standardisation(target)
+        shape = target.shape[1:]
+        with np.errstate(invalid="ignore", over="ignore"):
+            target = (target - output_mean.reshape(shape)) / output_scale.reshape(shape)
+    threads = torch.get_num_threads()
+    if config.n_threads is not None:
+        torch.set_num_threads(config.n_threads)
+    try:
+        with seeded(config.seed):
+            module = EntityEmbeddingModule(
+                config.cardinalities,
+                config.embedding_dims,
+                task=config.task,
+                n_outputs=config.n_outputs,
+                n_numeric=numeric.shape[1],
+                hidden_units=config.hidden_units,
+                dropout=config.dropout,
+                batch_norm=config.batch_norm,
+                encoder=config.encoder,
+                learning_rate=config.learning_rate,
+                weight_decay=config.weight_decay,
+                table_learning_rate=config.table_learning_rate,
+            )
+            if numeric.shape[1]:
+                mean, std = _standardisation(numeric)
+                module.network.set_numeric_scaling(
+                    torch.from_numpy(mean), torch.from_numpy(std)
+                )
+            data = TensorDataModule(
+                codes,
+                target,
+                numeric=numeric if numeric.shape[1] else None,
+                sample_weight=sample_weight,
+                numeric_names=config.numeric_columns,
+                batch_size=config.batch_size,
+                validation_fraction=config.validation_fraction,
+                random_state=config.seed,
+                # Batch normalisation cannot train on a final batch of one row.
+                drop_single=config.batch_norm,
+            )
+            history = train(
+                module,
+                data,
+                max_epochs=config.max_epochs,
+                accelerator=config.accelerator,
+                devices=config.devices,
+                strategy=config.strategy,
+                num_nodes=config.num_nodes,
+                precision=config.precision,
+                patience=config.patience,
+                gradient_clip_val=config.gradient_clip_val,
+                verbose=config.verbose,
+            )
+    finally:
+        torch.set_num_threads(threads)
+    module.network.eval()
+    network = module.network.to_numpy()
+    network.output_mean, network.output_scale = output_mean, output_scale
+    return network, history

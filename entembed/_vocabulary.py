@@ -7,7 +7,6 @@ embedding tables built on top always have a trained vector for both.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -16,7 +15,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._dataframe import match_columns, to_frame
+from ._dataframe import check_not_empty, match_columns, to_frame
+from ._persistence import decode_values, encode_values
+from ._warnings import warn
 
 UNKNOWN_CODE = 0
 MISSING_CODE = 1
@@ -156,6 +157,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
     array([4])
     """
 
+    # Shared with the estimators, which pass these parameters through.
     _parameter_constraints: dict = {
         "min_frequency": [
             Interval(Integral, 1, None, closed="left"),
@@ -204,17 +206,46 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         -------
         self : CategoryVocabulary
         """
-        return self._count_first(X, warn=True)
+        self._count_first(X, warn_ids=True)
+        return self
 
-    def _count_first(self, X, *, warn: bool):
-        """Start the counts from ``X`` (fit, or the first partial_fit)."""
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit, and encode ``X`` with the codes just learned.
+
+        Each value is hashed once, where ``fit(X).transform(X)`` hashes it twice.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_rows, n_features_in_), dtype int32
+        """
+        factorized = self._count_first(X, warn_ids=True)
+        out = self._empty_codes(len(factorized[0][0]))
+        for j, (name, (codes, uniques)) in enumerate(
+            zip(self._columns, factorized, strict=True)
+        ):
+            out[:, j] = self._remap(j, name, codes, uniques)
+        return out
+
+    def _count_first(self, X, *, warn_ids: bool) -> list[tuple[np.ndarray, pd.Index]]:
+        """Start the counts from ``X`` (fit, or the first partial_fit); return
+        each column's factorization for an encoding of the same rows."""
         self._validate_params()
         frame, has_names = to_frame(X)
-        self._check_shape(frame)
-        self._counts = [self._count(name, frame[name]) for name in frame.columns]
+        check_not_empty(frame, type(self).__name__)
+        factorized = [_factorize(name, frame[name]) for name in frame.columns]
+        self._counts = [
+            self._count(name, codes, uniques)
+            for name, (codes, uniques) in zip(frame.columns, factorized, strict=True)
+        ]
         self._n_rows = len(frame)
-        self._select_categories(frame.columns, has_names, warn=warn)
-        return self
+        self._select_categories(frame.columns, has_names, warn_ids=warn_ids)
+        return factorized
 
     def partial_fit(self, X, y=None):
         """Count the categories of one more chunk of rows.
@@ -235,7 +266,8 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         self : CategoryVocabulary
         """
         if not hasattr(self, "_counts"):
-            return self._count_first(X, warn=False)
+            self._count_first(X, warn_ids=False)
+            return self
         frame = match_columns(
             X,
             columns=self._columns,
@@ -244,32 +276,19 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             estimator=type(self).__name__,
         )
         self._counts = [
-            total.add(self._count(name, frame[name]), fill_value=0).astype(np.int64)
+            total.add(
+                self._count(name, *_factorize(name, frame[name])), fill_value=0
+            ).astype(np.int64)
             for total, name in zip(self._counts, self._columns, strict=True)
         ]
         self._n_rows += len(frame)
         self._select_categories(
-            self._columns, hasattr(self, "feature_names_in_"), warn=False
+            self._columns, hasattr(self, "feature_names_in_"), warn_ids=False
         )
         return self
 
-    @staticmethod
-    def _check_shape(frame: pd.DataFrame) -> None:
-        if len(frame) == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={frame.shape}) while a "
-                "minimum of 1 is required: fit needs at least one row to learn "
-                "categories from."
-            )
-        if frame.shape[1] == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={frame.shape}) while a "
-                "minimum of 1 is required: pass at least one categorical column."
-            )
-
-    def _count(self, name: str, column: pd.Series) -> pd.Series:
-        """Rows of each category present in ``column`` (missing values apart)."""
-        codes, uniques = _factorize(name, column)
+    def _count(self, name: str, codes: np.ndarray, uniques: pd.Index) -> pd.Series:
+        """Rows of each category present in a factorized column (missing apart)."""
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         n_missing = int(np.count_nonzero(codes < 0))
         if n_missing and self.handle_missing == "error":
@@ -278,14 +297,16 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         values = np.asarray(uniques)[present]
         return pd.Series(counts[present], index=pd.Index(values, tupleize_cols=False))
 
-    def _select_categories(self, columns, has_names: bool, *, warn: bool) -> None:
+    def _select_categories(self, columns, has_names: bool, *, warn_ids: bool) -> None:
         """Kept and infrequent categories of every column, from the counts."""
-        if isinstance(self.min_frequency, float):
+        if self.min_frequency is None:
+            min_count = 0
+        elif isinstance(self.min_frequency, Integral):
+            min_count = self.min_frequency
+        else:  # a fraction, of any real type (np.float32 is not a float)
             min_count = self.min_frequency * self._n_rows
-        else:
-            min_count = self.min_frequency or 0
         fitted = [
-            self._select_column(name, counts, min_count, warn)
+            self._select_column(name, counts, min_count, warn_ids)
             for name, counts in zip(columns, self._counts, strict=True)
         ]
         self._set_fitted(
@@ -296,7 +317,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             has_names,
         )
 
-    def _select_column(self, name, counts: pd.Series, min_count, warn: bool):
+    def _select_column(self, name, counts: pd.Series, min_count, warn_ids: bool):
         values = counts.index.to_numpy()
         order = _sort_order(values)
         values, counts = values[order], counts.to_numpy()[order]
@@ -311,24 +332,22 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         kept = values[keep]
         n_present = int(counts.sum())
         if (
-            warn
+            warn_ids
             and len(kept) > _ID_LIKE_SHARE * n_present
             and n_present >= _ID_LIKE_MIN_ROWS
         ):
-            warnings.warn(
+            warn(
                 f"Column {name!r} has {len(kept)} distinct categories in "
                 f"{n_present} non-missing rows: almost every row is its own "
                 "category, so its vectors get about one row of training each. "
                 "Set min_frequency (e.g. min_frequency=5) to group rare "
                 "categories into the shared unknown code, or drop the column if "
-                "it is an identifier.",
-                UserWarning,
-                stacklevel=6,  # the caller of fit (via a list comprehension)
+                "it is an identifier."
             )
         return kept, (values[~keep] if (~keep).any() else None), counts[keep]
 
     def _set_fitted(self, columns, categories, infrequent, counts, has_names) -> None:
-        """Fitted state from categories (used by fit and by entembed.load)."""
+        """Fitted state from categories (used by fit and by _from_state)."""
         self.categories_ = list(categories)
         self.infrequent_categories_ = list(infrequent)
         self.category_counts_ = [np.asarray(c, dtype=np.int64) for c in counts]
@@ -370,17 +389,24 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             fitted_with_names=hasattr(self, "feature_names_in_"),
             estimator=type(self).__name__,
         )
-        # Fortran order: every column is written, and later gathered, contiguously.
-        out = np.empty((len(frame), len(self._columns)), dtype=np.int32, order="F")
+        out = self._empty_codes(len(frame))
         for j, name in enumerate(self._columns):
-            out[:, j] = self._encode_column(j, name, frame[name])
+            out[:, j] = self._remap(j, name, *_factorize(name, frame[name]))
         return out
 
-    def _encode_column(self, j: int, name: str, column: pd.Series) -> np.ndarray:
-        # One hashing pass over the rows, then a remap of the few uniques to
-        # the fitted codes: several times faster than pd.Categorical with
-        # fixed categories, and identical codes.
-        codes, uniques = _factorize(name, column)
+    def _empty_codes(self, n_rows: int) -> np.ndarray:
+        # Fortran order: every column is written, and later gathered, contiguously.
+        return np.empty((n_rows, len(self._columns)), dtype=np.int32, order="F")
+
+    def _remap(
+        self, j: int, name: str, codes: np.ndarray, uniques: pd.Index
+    ) -> np.ndarray:
+        """Fitted codes of a factorized column.
+
+        One hashing pass over the rows (the factorization), then a remap of the
+        few uniques to the fitted codes: several times faster than
+        pd.Categorical with fixed categories, and identical codes.
+        """
         index, lookup_codes = self._lookups[j]
         position = index.get_indexer(uniques)
         found = position >= 0
@@ -470,3 +496,39 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
                 f"seen in fit {list(names)}."
             )
         return names
+
+    # ---------------------------------------------------------------- state
+    def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """Fitted state as JSON metadata and arrays (see ``entembed.load``)."""
+        check_is_fitted(self)
+        meta = {
+            "params": self.get_params(),
+            "categories": [
+                encode_values(kept, f"Column {c!r}")
+                for c, kept in zip(self._columns, self.categories_, strict=True)
+            ],
+            "infrequent": [
+                None if rare is None else encode_values(rare, f"Column {c!r}")
+                for c, rare in zip(
+                    self._columns, self.infrequent_categories_, strict=True
+                )
+            ],
+        }
+        arrays = {f"counts_{j}": c for j, c in enumerate(self.category_counts_)}
+        return meta, arrays
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict, columns: list[str]):
+        """A fitted vocabulary of ``columns`` from :meth:`_export_state`'s output."""
+        vocabulary = cls(**meta["params"])
+        categories = [decode_values(v) for v in meta["categories"]]
+        infrequent = [
+            None if v is None else decode_values(v) for v in meta["infrequent"]
+        ]
+        if not (len(columns) == len(categories) == len(infrequent)):
+            raise ValueError("columns and categories disagree")
+        counts = [arrays[f"counts_{j}"] for j in range(len(columns))]
+        if [len(c) for c in counts] != [len(kept) for kept in categories]:
+            raise ValueError("category counts disagree with the categories")
+        vocabulary._set_fitted(columns, categories, infrequent, counts, has_names=True)
+        return vocabulary

@@ -172,3 +172,54 @@ def test_save_warns_about_parameters_it_cannot_store(tmp_path):
     ):
         embedder.save(tmp_path / "model.npz")
     assert entembed.load(tmp_path / "model.npz").get_params()["cv"] is None
+
+
+def _format1_rows():
+    return pd.DataFrame(
+        {
+            "city": ["Oslo", "Rome", None, "Lima"],
+            "code": pd.Series([1, "2", 9, 3], dtype=object),
+            "size": [0.0, 1.0, -1.0, 2.0],
+        }
+    )
+
+
+def test_load_reads_files_written_by_entembed_0_1(request):
+    # Written by entembed 0.1.0 before the fitted-state protocol existed: the
+    # format is unchanged, so old files load and serve the same numbers.
+    data = request.path.parent / "data"
+    expected = np.load(data / "format1_expected.npz")
+    embedder = entembed.load(data / "embedder_format1.npz")
+    classifier = entembed.load(data / "classifier_format1.npz")
+    X = _format1_rows()
+    np.testing.assert_array_equal(embedder.transform(X), expected["embedder"])
+    np.testing.assert_array_equal(classifier.predict_proba(X), expected["proba"])
+    assert embedder.passthrough_columns_ == ["size"]
+    assert classifier.classes_.tolist() == ["high", "low"]
+    assert classifier.embedding_dims_ == {"city": 2, "code": 5}
+
+
+def test_saved_file_keeps_the_format_of_entembed_0_1(request, tmp_path):
+    # A file written today has the same metadata keys and array names as one
+    # written by 0.1.0, so 0.1.0 reads it too.
+    old = request.path.parent / "data" / "embedder_format1.npz"
+    embedder = entembed.load(old)
+    embedder.save(tmp_path / "new.npz")
+    with np.load(old) as a, np.load(tmp_path / "new.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        meta_a = json.loads(a["entembed_meta"].tobytes())
+        meta_b = json.loads(b["entembed_meta"].tobytes())
+    assert list(meta_a) == list(meta_b)
+    assert meta_a == meta_b
+
+
+def test_save_refuses_objects_that_are_not_registered(tmp_path):
+    from entembed import CategoryVocabulary
+    from entembed._persistence import save
+
+    vocabulary = CategoryVocabulary().fit(pd.DataFrame({"a": ["x"]}))
+    with pytest.raises(
+        TypeError, match=r"CategoryVocabulary cannot be saved in entembed's format"
+    ):
+        save(vocabulary, tmp_path / "v.npz")
+    assert not (tmp_path / "v.npz").exists()

@@ -1,0 +1,98 @@
+"""Cross-fitting: out-of-fold embedding features for the training rows.
+
+With ``EntityEmbedder(cv=k).fit_transform``, each training row's vectors come
+from a model trained on the other folds, so a downstream model does not learn
+from vectors that already saw its row's target. Folds reuse the full fit's
+codes (no string is hashed again), its training settings and its seed, and
+their vectors are rotated onto the full model's axes.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+
+from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
+
+if TYPE_CHECKING:
+    from ._base import EncodedTable
+
+
+def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Orthogonal R minimising ||source @ R - target|| (Schönemann, 1966)."""
+    u, _, vt = np.linalg.svd(source.T.astype(np.float64) @ target, full_matrices=False)
+    return (u @ vt).astype(np.float32)
+
+
+def cross_fitted_embeddings(
+    encoded: EncodedTable, cv, tables: list[np.ndarray]
+) -> np.ndarray:
+    """Each row's vectors from the fold model that did not train on it.
+
+    Parameters
+    ----------
+    encoded : EncodedTable
+        The full fit's encoded rows and training settings.
+    cv : int, cross-validation generator or iterable of splits
+        An int ``k`` gives k shuffled folds, stratified for classification and
+        seeded by the full fit's seed.
+    tables : list of ndarray
+        The full model's tables, whose axes the fold vectors are rotated onto.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, sum of widths), float32
+    """
+    from ._training import fit_network
+
+    config, codes, target = encoded.config, encoded.codes, encoded.target.values
+    classifier = config.task != "regression"
+    if isinstance(cv, Integral):
+        splitter_class = StratifiedKFold if classifier else KFold
+        splitter = splitter_class(cv, shuffle=True, random_state=config.seed)
+    else:
+        splitter = check_cv(cv, target, classifier=classifier)
+    weight = encoded.sample_weight
+    out = np.empty((len(codes), sum(t.shape[1] for t in tables)), dtype=np.float32)
+    for train, test in splitter.split(codes, target):
+        # The fold learns with the full model's codes and starting weights: a
+        # category's row starts where it started there, and plain SGD moves it
+        # only by what the fold's rows teach. The fold's tables then differ
+        # from the full model's by what the held-out rows taught, not by an
+        # arbitrary orientation, and trees' split points carry over.
+        fold, _ = fit_network(
+            config,
+            codes[train],
+            encoded.numeric[train],
+            target[train],
+            None if weight is None else weight[train],
+        )
+        out[test] = _aligned(tables, fold.tables, codes[train], codes[test])
+    return out
+
+
+def _aligned(tables, fold_tables, train_codes, test_codes) -> np.ndarray:
+    """The fold model's vectors for the held-out codes, in the full model's axes.
+
+    Categories the fold never saw get its unknown vector, as new categories do
+    in ``transform``. An orthogonal rotation fitted on the rows the fold trained
+    (the categories it saw and the reserved rows) absorbs what orientation the
+    two trainings still differ by, without changing the fold's geometry.
+    """
+    test_codes = test_codes.copy()
+    features = np.empty((len(test_codes), sum(t.shape[1] for t in tables)), np.float32)
+    start = 0
+    for j, (table, fold_table) in enumerate(zip(tables, fold_tables, strict=True)):
+        seen = np.zeros(len(table), dtype=bool)
+        seen[train_codes[:, j]] = True
+        seen[:N_RESERVED_CODES] = True
+        column = test_codes[:, j]
+        column[~seen[column]] = UNKNOWN_CODE
+        rotation = procrustes_rotation(fold_table[seen], table[seen])
+        block = slice(start, start + table.shape[1])
+        features[:, block] = fold_table[column] @ rotation
+        start += table.shape[1]
+    return features

@@ -1,0 +1,38 @@
+"""Warnings that point at the caller's line, not at entembed's internals.
+
+A hand-counted ``stacklevel`` breaks whenever a call path gains or loses a frame
+(Python 3.12 inlines list comprehensions, for one). :func:`warn` walks the stack
+to the first frame outside the package instead, as pandas' ``find_stack_level``
+does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def find_stack_level() -> int:
+    """``stacklevel`` of the first frame outside entembed, for ``warnings.warn``."""
+    frame = inspect.currentframe()
+    level = 0
+    try:
+        while frame is not None:
+            filename = os.path.abspath(frame.f_code.co_filename)
+            if not filename.startswith(_PACKAGE_DIR + os.sep):
+                break
+            frame = frame.f_back
+            level += 1
+    finally:
+        del frame  # break the reference cycle through the frame
+    # warnings.warn counts its caller as level 1; find_stack_level's own frame
+    # was counted above and warn() is inside the package, so level is exact.
+    return level
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the first caller outside entembed."""
+    warnings.warn(message, category, stacklevel=find_stack_level())
