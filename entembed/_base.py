@@ -9,6 +9,7 @@ estimator transforms and predicts with numpy, so serving it never imports torch.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -420,7 +421,7 @@ class EntityEmbeddingBase(BaseEstimator):
             out[column] = pd.DataFrame(table, index=index, columns=names)
         return out
 
-    def _codes(self, X, extra: list[str] = ()) -> tuple[np.ndarray, pd.DataFrame]:
+    def _codes(self, X, extra: Sequence[str] = ()) -> tuple[np.ndarray, pd.DataFrame]:
         frame = self._match(X, [*self.categorical_columns_, *extra])
         return self.vocabulary_.transform(frame), frame
 

@@ -63,7 +63,7 @@ def default_encoders(
 
 def _target_encoder(task: str | None, random_state: int) -> TargetEncoder:
     """scikit-learn's cross-fitted TargetEncoder, seeded on every version."""
-    target_type = _TARGET_TYPES.get(task, "auto")
+    target_type = _TARGET_TYPES.get(task or "", "auto")
     if parse_version(sklearn.__version__) < parse_version("1.9"):
         # Before 1.9, cv takes an int only (and shuffle/random_state seed it).
         return TargetEncoder(

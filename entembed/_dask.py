@@ -20,8 +20,8 @@ def transform_dask(estimator, data):
 
     Parameters
     ----------
-    estimator : fitted EntityEmbedder (or anything with ``transform`` and
-        ``get_feature_names_out``)
+    estimator : fitted EntityEmbedder
+        Anything with ``transform`` and ``get_feature_names_out``.
     data : dask.dataframe.DataFrame
         Rows to transform; each partition goes through ``estimator.transform``.
 
@@ -54,6 +54,15 @@ def write_features(estimator, data, path) -> Path:
 
     The dataset is written beside ``path`` and moved there only when every
     partition succeeded: a failed run leaves nothing that looks complete.
+
+    Parameters
+    ----------
+    estimator : fitted EntityEmbedder
+        Anything with ``transform`` and ``get_feature_names_out``.
+    data : dask.dataframe.DataFrame
+        Rows to transform.
+    path : str or Path
+        The Parquet dataset (a directory) to write.
 
     Returns
     -------

@@ -294,6 +294,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Returns
         -------
         ndarray of str objects
+            One name per output column.
         """
         check_is_fitted(self)
         names = [
@@ -309,12 +310,16 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_columns)
+            The table (pandas, polars or numpy).
         y : array-like of shape (n_rows,) or (n_rows, n_targets)
+            The supervised target.
         sample_weight : array-like of shape (n_rows,), default=None
+            Weights of the training loss.
 
         Returns
         -------
         ndarray of shape (n_rows, n_features_out), float32
+            One row per input row, in input order.
         """
         encoded = self._fit(X, y, sample_weight)
         out = self._features(encoded.codes, encoded.frame)

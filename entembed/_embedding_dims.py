@@ -23,6 +23,7 @@ def auto_embedding_dim(n_categories: int) -> int:
     Returns
     -------
     int
+        The table's width.
 
     Examples
     --------

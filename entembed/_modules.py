@@ -100,7 +100,13 @@ class EmbeddingTables(nn.Module):
         )
 
     def weights(self) -> list[torch.Tensor]:
-        """Each column's table, shape ``(cardinality, width)``."""
+        """Each column's table.
+
+        Returns
+        -------
+        list of Tensor
+            One per column, shape ``(cardinality, width)``.
+        """
         return [table.weight for table in self.tables]
 
 
@@ -154,7 +160,13 @@ class OneHotLinear(nn.Module):
         )
 
     def weights(self) -> list[torch.Tensor]:
-        """Each column's table, shape ``(cardinality, width)``: weight transposed."""
+        """Each column's table: its linear layer's weight, transposed.
+
+        Returns
+        -------
+        list of Tensor
+            One per column, shape ``(cardinality, width)``.
+        """
         return [linear.weight.T for linear in self.linears]
 
 
@@ -237,7 +249,13 @@ class EntityEmbeddingNetwork(nn.Module):
         self.head = nn.Linear(width, n_outputs)
 
     def set_numeric_scaling(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
-        """Standardise numeric inputs as ``(x - mean) / scale`` inside the network."""
+        """Standardise numeric inputs as ``(x - mean) / scale`` inside the network.
+
+        Parameters
+        ----------
+        mean, scale : Tensor of shape (n_numeric,)
+            Each numeric column's mean and standard deviation.
+        """
         with torch.no_grad():
             self.numeric_mean.copy_(torch.as_tensor(mean))
             self.numeric_scale.copy_(torch.as_tensor(scale).clamp_min(1e-12))
@@ -257,15 +275,33 @@ class EntityEmbeddingNetwork(nn.Module):
         return self.head(self.mlp(x))
 
     def tables(self) -> list[torch.Tensor]:
-        """Each column's learned table, shape ``(cardinality, width)``."""
+        """Each column's learned table.
+
+        Returns
+        -------
+        list of Tensor
+            One per column, shape ``(cardinality, width)``.
+        """
         return self.encoder.weights()
 
     def table_parameters(self) -> list[nn.Parameter]:
-        """The parameters that hold the tables (transposed for the one-hot baseline)."""
+        """The parameters that hold the tables.
+
+        Returns
+        -------
+        list of Parameter
+            The tables, or for the one-hot baseline the transposed weights.
+        """
         return list(self.encoder.parameters())
 
     def to_numpy(self) -> NumpyNetwork:
-        """Copy the trained weights out of torch, for inference without it."""
+        """Copy the trained weights out of torch, for inference without it.
+
+        Returns
+        -------
+        NumpyNetwork
+            Tables, numeric scaling and layers as numpy arrays.
+        """
 
         def array(tensor: torch.Tensor):
             return tensor.detach().to("cpu", torch.float32).numpy().copy()

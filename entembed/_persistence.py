@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,22 +26,28 @@ FORMAT = "entembed"
 FORMAT_VERSION = 1
 _META = "entembed_meta"
 
-# The classes that can be saved, by name: each registers itself with
-# @saveable and speaks the fitted-state protocol.
-_SAVEABLE: dict[str, type] = {}
 
-
-def saveable(cls: type) -> type:
-    """Class decorator: ``entembed.load`` may rebuild instances of ``cls``.
-
-    The class provides the fitted-state protocol:
+class Saveable(Protocol):
+    """The fitted-state protocol: what this module reads and writes, and all.
 
     - ``estimator._export_state() -> (meta, arrays)``: JSON-able metadata and
       named numeric arrays that describe the fitted estimator;
     - ``cls._from_state(meta, arrays)``: the fitted estimator they describe.
-
-    This module reads and writes those two and nothing else of the estimator.
     """
+
+    def _export_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+
+    @classmethod
+    def _from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]): ...
+
+
+# The classes that can be saved, by name: each registers itself with @saveable.
+_SAVEABLE: dict[str, type[Saveable]] = {}
+
+
+def saveable(cls):
+    """Class decorator: ``entembed.load`` may rebuild instances of ``cls``,
+    which speaks the :class:`Saveable` protocol."""
     _SAVEABLE[cls.__name__] = cls
     return cls
 
@@ -106,7 +113,7 @@ def jsonable_params(params: dict) -> dict:
 
 
 # ------------------------------------------------------------------ save
-def save(estimator, path) -> None:
+def save(estimator: Saveable, path) -> None:
     """Write a fitted entembed estimator to ``path`` (an ``.npz`` file)."""
     name = type(estimator).__name__
     if _SAVEABLE.get(name) is not type(estimator):
@@ -124,10 +131,13 @@ def save(estimator, path) -> None:
         **meta,
     }
     text = json.dumps(meta, allow_nan=True)
-    arrays = {**arrays, _META: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
+    members: dict[str, Any] = {
+        **arrays,
+        _META: np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
+    }
     path = Path(path)
     with open(path, "wb") as f:  # np.savez would append ".npz" to other names
-        np.savez(f, **arrays)
+        np.savez(f, **members)
 
 
 # ------------------------------------------------------------------ load

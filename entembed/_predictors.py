@@ -4,19 +4,42 @@ own predictions, computed with numpy after fit.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import EncodedTable, EntityEmbeddingBase
 from ._dataframe import check_finite_numeric, numeric_array
+from ._embedder import EntityEmbedder
 from ._persistence import decode_values, encode_values, saveable
 
-_SHARED_DOC = """
+
+def _shared_parameters(exclude=("remainder", "task", "cv")) -> str:
+    """EntityEmbedder's Parameters section, less the parameters it alone has."""
+    doc = inspect.cleandoc(EntityEmbedder.__doc__ or "")
+    section = doc.split("Parameters\n----------\n")[1].split("\n\nAttributes")[0]
+    entries, kept = [], []
+    for line in section.splitlines():
+        if line and not line[0].isspace():  # a parameter's first line
+            entries.append([line])
+        else:
+            entries[-1].append(line)
+    for entry in entries:
+        names = entry[0].split(" : ")[0].split(", ")
+        if not set(names) & set(exclude):
+            kept.extend(entry)
+    return "\n".join("    " + line if line else "" for line in kept)
+
+
+_SHARED_DOC = (
+    """
     Parameters
     ----------
-    All parameters of :class:`EntityEmbedder` except ``remainder``, ``task`` and
-    ``cv``, with the same meaning and defaults.
+"""
+    + _shared_parameters()
+    + """
 
     Attributes
     ----------
@@ -24,6 +47,7 @@ _SHARED_DOC = """
     ``cardinalities_``, ``embedding_dims_``, ``embeddings_``, ``history_``,
     ``n_features_in_``, ``feature_names_in_``){extra}.
 """
+)
 
 
 class _Predictor(EntityEmbeddingBase):
@@ -35,7 +59,18 @@ class _Predictor(EntityEmbeddingBase):
         return self.network_.forward(codes, numeric)
 
     def transform_embeddings(self, X) -> np.ndarray:
-        """Each row's embedding vectors, as :meth:`EntityEmbedder.transform` gives."""
+        """Each row's embedding vectors, as :meth:`EntityEmbedder.transform` gives.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+            Columns are matched by name; extra columns are ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, sum of embedding widths), float32
+            One row per input row, in input order.
+        """
         check_is_fitted(self)
         codes, _ = self._codes(X)
         return self.network_.embed(codes)
@@ -49,7 +84,7 @@ class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
     Fits exactly as :class:`EntityEmbedder` does, with a mean-squared-error
     head (one output per target column), and predicts with numpy.
     """
-        + _SHARED_DOC.format(extra="")
+        + _SHARED_DOC.replace("{extra}", "")
         + """
     Examples
     --------
@@ -84,18 +119,33 @@ class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_columns)
+            The table (pandas, polars or numpy).
         y : array-like of shape (n_rows,) or (n_rows, n_targets)
+            The supervised target.
         sample_weight : array-like of shape (n_rows,), default=None
+            Weights of the training loss.
 
         Returns
         -------
         self : EntityEmbeddingRegressor
+            The fitted estimator.
         """
         self._fit(X, y, sample_weight)
         return self
 
     def predict(self, X) -> np.ndarray:
-        """Predicted targets, shape (n_rows,) or (n_rows, n_targets)."""
+        """The network's predicted targets.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+            Columns are matched by name; extra columns are ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,) or (n_rows, n_targets)
+            One prediction per input row, in input order.
+        """
         output = self._network_output(X).astype(np.float64)
         return output[:, 0] if self._single_output else output
 
@@ -119,7 +169,7 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
     Fits exactly as :class:`EntityEmbedder` does, with a binary (one logit) or
     multiclass (softmax) head, and predicts with numpy.
     """
-        + _SHARED_DOC.format(extra=", and ``classes_``")
+        + _SHARED_DOC.replace("{extra}", ", and ``classes_``")
         + """
     Examples
     --------
@@ -142,7 +192,7 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
 
     def _fit(self, X, y, sample_weight=None) -> EncodedTable:
         encoded = super()._fit(X, y, sample_weight)
-        self.classes_ = encoded.target.classes
+        self.classes_ = np.asarray(encoded.target.classes)
         return encoded
 
     def fit(self, X, y, sample_weight=None):
@@ -151,18 +201,33 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_columns)
+            The table (pandas, polars or numpy).
         y : array-like of shape (n_rows,)
+            The supervised target.
         sample_weight : array-like of shape (n_rows,), default=None
+            Weights of the training loss.
 
         Returns
         -------
         self : EntityEmbeddingClassifier
+            The fitted estimator.
         """
         self._fit(X, y, sample_weight)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_rows, n_classes), in ``classes_`` order."""
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+            Columns are matched by name; extra columns are ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_classes)
+            Each row's probabilities, in ``classes_`` order.
+        """
         output = self._network_output(X).astype(np.float64)
         if self.task_ == "binary":
             positive = 1.0 / (1.0 + np.exp(-output[:, 0]))
@@ -172,7 +237,18 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
         return output / output.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        """Most probable class of each row."""
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+            Columns are matched by name; extra columns are ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            Labels from ``classes_``.
+        """
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 

@@ -139,7 +139,7 @@ def prepare_target(y: np.ndarray, task: str) -> Target:
     if task != "regression" and y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     values, classes = encode_target(y, task)
-    if task == "regression":
+    if classes is None:
         n_outputs = 1 if values.ndim == 1 else values.shape[1]
     else:
         n_outputs = 1 if task == "binary" else len(classes)

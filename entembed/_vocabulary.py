@@ -7,12 +7,12 @@ embedding tables built on top always have a trained vector for both.
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._dataframe import check_not_empty, match_columns, to_frame
@@ -161,7 +161,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "min_frequency": [
             Interval(Integral, 1, None, closed="left"),
-            Interval(RealNotInt, 0, 1, closed="neither"),
+            Interval(Real, 0, 1, closed="neither"),  # np.float32 too
             None,
         ],
         "max_categories": [Interval(Integral, 1, None, closed="left"), None],
@@ -205,6 +205,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : CategoryVocabulary
+            The fitted estimator.
         """
         self._count_first(X, warn_ids=True)
         return self
@@ -217,12 +218,14 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_columns)
+            The table (pandas, polars or numpy).
         y : None
             Ignored.
 
         Returns
         -------
         codes : ndarray of shape (n_rows, n_features_in_), dtype int32
+            One row per input row, in input order.
         """
         factorized = self._count_first(X, warn_ids=True)
         out = self._empty_codes(len(factorized[0][0]))
@@ -258,12 +261,14 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_columns)
+            The table (pandas, polars or numpy).
         y : None
             Ignored.
 
         Returns
         -------
         self : CategoryVocabulary
+            The fitted estimator.
         """
         if not hasattr(self, "_counts"):
             self._count_first(X, warn_ids=False)
@@ -299,10 +304,11 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
 
     def _select_categories(self, columns, has_names: bool, *, warn_ids: bool) -> None:
         """Kept and infrequent categories of every column, from the counts."""
+        min_count: float
         if self.min_frequency is None:
             min_count = 0
         elif isinstance(self.min_frequency, Integral):
-            min_count = self.min_frequency
+            min_count = int(self.min_frequency)
         else:  # a fraction, of any real type (np.float32 is not a float)
             min_count = self.min_frequency * self._n_rows
         fitted = [
@@ -487,6 +493,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
+            One name per output column.
         """
         check_is_fitted(self)
         names = np.asarray(self._columns, dtype=object)

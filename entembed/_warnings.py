@@ -13,6 +13,14 @@ import os
 import warnings
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# scikit-learn wraps our transform and fit_transform (set_output): its frame
+# between the user and entembed belongs to our method, not to the caller.
+_WRAPPERS = (os.path.join("sklearn", "utils", "_set_output.py"),)
+
+
+def _is_ours(filename: str) -> bool:
+    filename = os.path.abspath(filename)
+    return filename.startswith(_PACKAGE_DIR + os.sep) or filename.endswith(_WRAPPERS)
 
 
 def find_stack_level() -> int:
@@ -21,8 +29,7 @@ def find_stack_level() -> int:
     level = 0
     try:
         while frame is not None:
-            filename = os.path.abspath(frame.f_code.co_filename)
-            if not filename.startswith(_PACKAGE_DIR + os.sep):
+            if not _is_ours(frame.f_code.co_filename):
                 break
             frame = frame.f_back
             level += 1
