@@ -14,23 +14,30 @@ BIN := $(VENV)/bin
 # collapse when any other process is busy.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[test,plots,datasets,parquet]"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
 demo: $(BIN)/.installed
 	$(BIN)/entembed demo --out-dir demo-output
 
-test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+# Everything: lint, types, and every test (what CI runs).
+test: lint $(BIN)/.installed
+	$(BIN)/python -m pytest --durations=15
+
+# The unit tests, while working: no examples, DDP, or scikit-learn's common checks.
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not slow" --durations=10
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # One command rewrites benchmarks/results/. The peers measured (category_encoders,
 # pytorch_tabular) live in their own environment, never the project's; transform

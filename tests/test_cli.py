@@ -63,6 +63,7 @@ def test_cli_fit_transform_and_plot(table, capsys):
     assert "written to" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_compare_prints_and_writes_the_table(table, capsys):
     out = table / "table.md"
     assert (
@@ -173,6 +174,7 @@ def test_plot_error_names_the_embedded_columns(table, capsys):
     )
 
 
+@pytest.mark.slow
 def test_cli_demo_on_a_small_sample(tmp_path, capsys):
     out = tmp_path / "demo"
     assert (

@@ -12,6 +12,7 @@ REAL = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_datasets_load_offline(name):
     n_rows, target, columns = REAL[name]
@@ -40,6 +41,7 @@ def test_make_synthetic_shapes_and_binary_task():
         make_synthetic(10, task="ranking")
 
 
+@pytest.mark.slow
 def test_learned_embeddings_recover_the_latent_geometry():
     X, y, latents = make_synthetic(
         20_000, (40, 30), latent_dim=2, noise=0.05, random_state=0

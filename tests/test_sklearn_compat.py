@@ -12,7 +12,8 @@ from entembed import (
 
 # The checks' random floats make every value its own category: the identifier
 # and width warnings are expected there.
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+# Several hundred fits: the full lane runs them, the fast lane does not.
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.slow]
 
 # Small, fast settings: the checks fit a few hundred times.
 FAST = {

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-from entembed import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary
+from entembed import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary, EntityEmbedder
 
 # --------------------------------------------------------------- properties
 categories = st.one_of(
@@ -169,6 +169,17 @@ def test_vocabulary_min_frequency_and_max_categories():
     assert CategoryVocabulary().fit(X).infrequent_categories_ == [None]
 
 
+def test_vocabulary_min_frequency_fraction_of_any_real_type():
+    X = pd.DataFrame({"a": ["x"] * 9 + ["y"]})
+    for fraction in (0.2, np.float32(0.2), np.float64(0.2)):
+        vocabulary = CategoryVocabulary(min_frequency=fraction).fit(X)
+        assert vocabulary.categories_[0].tolist() == ["x"], type(fraction)
+    # The estimators pass min_frequency through and accept exactly the same.
+    for bad in (1.5, 0, np.float32(1.0)):
+        with pytest.raises(ValueError, match=r"'min_frequency' parameter of Entity"):
+            EntityEmbedder(min_frequency=bad).fit(X, np.arange(10.0))
+
+
 def test_vocabulary_rare_categories_never_error_as_unknown():
     X = pd.DataFrame({"c": list("aaab")})
     vocabulary = CategoryVocabulary(min_frequency=2, handle_unknown="error").fit(X)
@@ -312,3 +323,25 @@ def test_vocabulary_leaves_the_callers_frame_untouched():
     vocabulary = CategoryVocabulary().fit(X)
     vocabulary.transform(X)
     assert list(X.columns) == [0, 1] and list(X.index) == [7, 9]
+
+
+def test_vocabulary_fitted_by_chunks_equals_fitted_at_once():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "city": rng.choice([f"c{i}" for i in range(60)], 5000, p=None),
+            "n": rng.integers(0, 9, 5000),
+        }
+    )
+    X.loc[rng.choice(5000, 100), "city"] = None
+    for params in ({}, {"min_frequency": 0.012}, {"max_categories": 20}):
+        whole = CategoryVocabulary(**params).fit(X)
+        chunked = CategoryVocabulary(**params)
+        for start in range(0, len(X), 700):  # e.g. Parquet row groups
+            chunked.partial_fit(X.iloc[start : start + 700])
+        for j in range(2):
+            assert chunked.categories_[j].tolist() == whole.categories_[j].tolist()
+            np.testing.assert_array_equal(
+                chunked.category_counts_[j], whole.category_counts_[j]
+            )
+        np.testing.assert_array_equal(chunked.transform(X), whole.transform(X))

@@ -1,0 +1,150 @@
+"""Cross-fitting: out-of-fold features from folds that share the full fit's
+codes, settings, seed and axes."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
+
+import entembed._vocabulary
+from entembed import EntityEmbedder
+
+FAST = {"hidden_units": (16,), "max_epochs": 3, "batch_size": 64, "random_state": 0}
+
+
+def _data(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "city": rng.choice([f"city{i}" for i in range(12)], n),
+            "plan": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+            "age": rng.normal(40, 10, n),
+        }
+    )
+    effect = {f"city{i}": i % 4 for i in range(12)}
+    y = X["city"].map(effect).to_numpy(float) + 0.02 * X["age"].to_numpy()
+    return X, y + rng.normal(0, 0.1, n)
+
+
+@pytest.mark.slow
+def test_embedder_cross_fitting_protects_against_leakage():
+    # Half the rows have a category of their own. Out of fold, such a row's
+    # model never saw its category, so it gets that model's unknown vector: the
+    # same for every such row of a fold. In sample, each gets its own vector,
+    # which has memorised its target.
+    rng = np.random.default_rng(1)
+    n = 300
+    ids = np.where(np.arange(n) % 2 == 0, np.arange(n).astype(str), "shared")
+    X = pd.DataFrame({"id": ids})
+    y = rng.normal(size=n)
+    params = {
+        "hidden_units": (32,),
+        "max_epochs": 40,
+        "batch_size": 32,
+        "learning_rate": 1e-2,
+        "validation_fraction": 0,
+        "random_state": 0,
+        "embedding_dims": 4,
+    }
+    folds = KFold(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # id-like column, on purpose
+        in_sample = EntityEmbedder(**params).fit_transform(X, y)
+        out_of_fold = EntityEmbedder(cv=folds, **params).fit_transform(X, y)
+    singletons = np.arange(n) % 2 == 0
+    for _, test in folds.split(X):
+        rows = test[singletons[test]]
+        assert np.allclose(out_of_fold[rows], out_of_fold[rows[0]], atol=1e-6)
+        assert not np.allclose(in_sample[rows], in_sample[rows[0]], atol=1e-3)
+    # the memorised target shows in sample only
+    fit_in = Ridge(alpha=1e-3).fit(in_sample, y).score(in_sample, y)
+    fit_oof = Ridge(alpha=1e-3).fit(out_of_fold, y).score(out_of_fold, y)
+    assert fit_in > fit_oof + 0.1
+
+
+@pytest.mark.slow
+def test_embedder_cross_fitted_features_share_the_full_models_axes():
+    X, y = _data(n=900)
+    embedder = EntityEmbedder(
+        cv=3,
+        hidden_units=(32,),
+        max_epochs=20,
+        batch_size=64,
+        learning_rate=3e-3,
+        random_state=0,
+    )
+    oof = embedder.fit_transform(X, y)
+    full = embedder.transform(X)
+    width = embedder.embedding_dims_["city"]
+    correlation = np.corrcoef(oof[:, :width].ravel(), full[:, :width].ravel())[0, 1]
+    assert correlation > 0.8
+
+
+def test_embedder_cross_fitting_folds_start_from_the_full_models_weights():
+    # Learning rates too small to move anything: every model keeps its starting
+    # weights. A fold shares the full model's codes and seed, so its vectors
+    # are the full model's, even where a fold misses some categories (a fold
+    # with its own vocabulary would draw other rows for shifted codes).
+    rng = np.random.default_rng(0)
+    categories = np.r_[np.repeat([f"c{i}" for i in range(20)], 10), ["once1", "once2"]]
+    X = pd.DataFrame({"id": rng.permutation(categories)})
+    y = rng.normal(size=len(X))
+    embedder = EntityEmbedder(
+        cv=KFold(3, shuffle=True, random_state=0),
+        embedding_dims=3,
+        hidden_units=(4,),
+        max_epochs=1,
+        learning_rate=1e-9,
+        table_learning_rate=1e-9,
+        validation_fraction=0,
+        random_state=0,
+    )
+    out_of_fold = embedder.fit_transform(X, y)
+    full = embedder.transform(X)
+    once = X["id"].str.startswith("once").to_numpy()
+    np.testing.assert_allclose(out_of_fold[~once], full[~once], atol=1e-5)
+    # a category seen in no other row gets the unknown vector out of fold
+    unknown = embedder.embeddings_["id"].loc["<unknown>"].to_numpy()
+    np.testing.assert_allclose(out_of_fold[once], np.tile(unknown, (2, 1)), atol=1e-5)
+
+
+def test_embedder_cross_fitting_on_a_numpy_array():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 6, size=(300, 2))
+    y = X[:, 0] * 1.0 + rng.normal(0, 0.1, 300)
+    embedder = EntityEmbedder(cv=2, embedding_dims=2, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        features = embedder.fit_transform(X, y)
+    assert features.shape == (300, 4)
+
+
+def test_cross_fitting_hashes_each_string_once(monkeypatch):
+    X, y = _data(n=200)
+    calls = []
+    factorize = entembed._vocabulary._factorize
+
+    def counted(name, column):
+        calls.append(name)
+        return factorize(name, column)
+
+    monkeypatch.setattr(entembed._vocabulary, "_factorize", counted)
+    EntityEmbedder(cv=3, **FAST).fit_transform(X, y)
+    assert sorted(calls) == ["city", "plan"]
+
+
+def test_cross_fitting_reproducible_with_a_random_state_instance():
+    X, y = _data(n=200)
+    params = {**FAST, "cv": 2}
+    first, second = (
+        EntityEmbedder(
+            **{**params, "random_state": np.random.RandomState(7)}
+        ).fit_transform(X, y)
+        for _ in range(2)
+    )
+    np.testing.assert_array_equal(first, second)
+    other = EntityEmbedder(**{**params, "random_state": np.random.RandomState(8)})
+    assert not np.array_equal(first, other.fit_transform(X, y))

@@ -1,0 +1,122 @@
+"""EntityEmbeddingModule: loss, metrics, the tables' SGD optimiser, its errors."""
+
+import pytest
+import torch
+
+from entembed import EntityEmbeddingModule, TensorDataModule
+from entembed._target import encode_target
+from entembed._training import seeded, train
+
+CARDINALITIES = [5, 12, 40]
+
+
+def _problem(n=600, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.stack(
+        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
+    )
+    effect = torch.randn(40, generator=generator)
+    target = effect[codes[:, 2]] + 0.1 * torch.randn(n, generator=generator)
+    return codes, target
+
+
+@pytest.mark.parametrize("encoder", ["embedding", "onehot"])
+def test_tables_take_plain_sgd_steps_and_absent_categories_stay_put(encoder):
+    with seeded(0):
+        module = EntityEmbeddingModule(
+            [5, 5], [3, 3], hidden_units=(8,), table_learning_rate=2.0, encoder=encoder
+        )
+    optimizer = module.configure_optimizers()
+    grouped = [p for group in optimizer.param_groups for p in group["params"]]
+    assert len(grouped) == len(set(grouped)) == len(list(module.parameters()))
+
+    def step(codes):
+        loss = module(torch.tensor(codes)).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        before = [t.detach().clone() for t in module.network.tables()]
+        grads = [p.grad.clone() for p in module.network.table_parameters()]
+        optimizer.step()
+        return before, grads
+
+    before, grads = step([[1, 2], [1, 3]])
+    expected = [
+        (t - 2.0 * (g if encoder == "embedding" else g.T))
+        for t, g in zip(before, grads, strict=True)
+    ]
+    for table, want in zip(module.network.tables(), expected, strict=True):
+        torch.testing.assert_close(table, want)
+    # Category 1 of column 0 is absent now: no momentum moves its row (Adam's
+    # would), while the dense layers' AdamW keeps its own state.
+    before, _ = step([[4, 2], [4, 3]])
+    torch.testing.assert_close(module.network.tables()[0][1], before[0][1])
+    assert not torch.equal(module.network.tables()[0][4], before[0][4])
+    state = optimizer.state_dict()
+    optimizer.load_state_dict(state)
+    assert len(state["optimizers"]) == 2
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_classification_tasks_train(task):
+    codes, _ = _problem()
+    labels = (codes[:, 2] % (2 if task == "binary" else 3)).numpy()
+    target, classes = encode_target(labels, task)
+    data = TensorDataModule(codes, target, batch_size=64)
+    module = EntityEmbeddingModule(
+        CARDINALITIES,
+        [3, 4, 6],
+        task=task,
+        n_outputs=1 if task == "binary" else 3,
+        hidden_units=(32,),
+        learning_rate=2e-2,
+    )
+    history = train(module, data, max_epochs=8)
+    assert history[-1]["val_accuracy"] > 0.9
+    assert len(classes) == (2 if task == "binary" else 3)
+
+
+def test_sample_weights_change_the_fit():
+    codes, target = _problem()
+    weight = torch.where(codes[:, 0] == 0, 10.0, 1.0)
+    losses = []
+    for sample_weight in (None, weight):
+        data = TensorDataModule(
+            codes, target, sample_weight=sample_weight, validation_fraction=0
+        )
+        with seeded(0):
+            module = EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], hidden_units=(8,))
+            losses.append(train(module, data, max_epochs=1)[-1]["train_loss"])
+    assert losses[0] != losses[1]
+
+
+# ------------------------------------------------------------------ errors
+def test_error_nonfinite_loss_names_the_epoch():
+    codes, _ = _problem()
+    target = torch.full((len(codes),), 1e30)
+    data = TensorDataModule(codes, target, validation_fraction=0)
+    module = EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], hidden_units=(8,))
+    with pytest.raises(
+        FloatingPointError,
+        match=r"NaN or infinite in epoch 1 .*"
+        r"Lower learning_rate \(now 0.003\) or table_learning_rate \(now 100.0\), "
+        r"set gradient_clip_val",
+    ):
+        train(module, data, max_epochs=3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"task": "ranking"}, r"task must be one of"),
+        ({"task": "binary", "n_outputs": 2}, r"task='binary' uses one logit"),
+        ({"task": "multiclass", "n_outputs": 1}, r"needs n_outputs >= 2 classes"),
+        ({"learning_rate": 0}, r"learning_rate and table_learning_rate must be > 0"),
+        (
+            {"table_learning_rate": -1},
+            r"weight_decay >= 0, got 0.003, -1 and 0.0\.",
+        ),
+    ],
+)
+def test_module_error_on_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EntityEmbeddingModule([3], [2], **kwargs)

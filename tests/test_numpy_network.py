@@ -1,0 +1,81 @@
+"""NumpyNetwork: the numpy copy that serves a trained network without torch."""
+
+import numpy as np
+import pytest
+import torch
+
+from entembed import EntityEmbeddingNetwork
+
+CARDINALITIES = [2, 3, 7, 50]
+
+
+DIMS = [1, 2, 4, 9]
+
+
+def _codes(n=64, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.stack(
+        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
+    )
+    codes[:4] = torch.tensor([0, 1, 0, 1])[:, None]  # reserved unknown/missing codes
+    return codes
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_numpy_copy_predicts_like_the_torch_network(batch_norm):
+    torch.manual_seed(0)
+    network = EntityEmbeddingNetwork(
+        CARDINALITIES,
+        DIMS,
+        n_numeric=2,
+        n_outputs=3,
+        hidden_units=(16, 8),
+        batch_norm=batch_norm,
+        dropout=0.3,
+    )
+    network.set_numeric_scaling(torch.tensor([0.5, -1.0]), torch.tensor([2.0, 3.0]))
+    codes, numeric = _codes(), torch.randn(64, 2)
+    network.train()
+    network(codes, numeric)  # moves the batch-norm running statistics
+    network.eval()
+    with torch.no_grad():
+        expected = network(codes, numeric).numpy()
+    copy = network.to_numpy()
+    np.testing.assert_allclose(
+        copy.forward(codes.numpy(), numeric.numpy()), expected, rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_array_equal(
+        copy.embed(codes.numpy()), network.encoder(codes).detach().numpy()
+    )
+
+
+@pytest.mark.parametrize("widths", [[3, 3, 3], [2, 5, 3]])
+@pytest.mark.parametrize("extra_columns", [0, 2])
+def test_numpy_embed_is_each_columns_lookup_side_by_side(
+    monkeypatch, widths, extra_columns
+):
+    import pickle
+
+    from entembed import _numpy_network
+    from entembed._numpy_network import NumpyNetwork
+
+    monkeypatch.setattr(_numpy_network, "_GATHER_ROWS", 7)  # several blocks
+    rng = np.random.default_rng(0)
+    cardinalities = [4, 9, 30]
+    tables = [
+        rng.normal(size=(n, w)).astype(np.float32)
+        for n, w in zip(cardinalities, widths, strict=True)
+    ]
+    codes = np.stack([rng.integers(0, n, 50) for n in cardinalities], axis=1)
+    expected = np.hstack([t[codes[:, j]] for j, t in enumerate(tables)])
+    network = NumpyNetwork(tables=[t.copy() for t in tables])
+    out = np.full((50, sum(widths) + extra_columns), -1.0, dtype=np.float32)
+    network.embed(codes, out)
+    np.testing.assert_array_equal(out[:, : sum(widths)], expected)
+    assert (out[:, sum(widths) :] == -1).all()  # columns past the tables untouched
+    for table, original in zip(network.tables, tables, strict=True):
+        np.testing.assert_array_equal(table, original)
+    restored = pickle.loads(pickle.dumps(network))
+    np.testing.assert_array_equal(restored.embed(codes), expected)
+    if len(set(widths)) == 1:  # the tables are views into the one stacked array
+        assert all(np.shares_memory(t, restored._stacked) for t in restored.tables)

@@ -1,0 +1,282 @@
+"""The training layer: train() with its callbacks, fit_network() from a
+TrainingConfig, and DDP launched as Lightning launches it."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from entembed import EntityEmbedder, EntityEmbeddingModule, TensorDataModule, load
+from entembed._training import RestoreBestWeights, fit_network, seeded, train
+from entembed._training_config import TrainingConfig
+from entembed.datasets import make_synthetic
+
+CARDINALITIES = [5, 12, 40]
+
+
+def _problem(n=600, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.stack(
+        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
+    )
+    effect = torch.randn(40, generator=generator)
+    target = effect[codes[:, 2]] + 0.1 * torch.randn(n, generator=generator)
+    return codes, target
+
+
+def _fit(encoder="embedding", seed=0, max_epochs=2, **kwargs):
+    codes, target = _problem()
+    data = TensorDataModule(
+        codes,
+        target,
+        batch_size=64,
+        random_state=seed,
+        validation_fraction=kwargs.pop("validation_fraction", 0.2),
+    )
+    with seeded(seed):
+        module = EntityEmbeddingModule(
+            CARDINALITIES,
+            [3, 4, 6],
+            hidden_units=(16,),
+            encoder=encoder,
+            learning_rate=1e-2,
+            **kwargs,
+        )
+        history = train(module, data, max_epochs=max_epochs, accelerator="cpu")
+    return module, history
+
+
+def test_training_learns_and_logs_history():
+    _, history = _fit(max_epochs=6)
+    assert [h["epoch"] for h in history] == list(range(1, 7))
+    assert {"train_loss", "val_loss", "train_rmse", "val_rmse"} <= set(history[0])
+    assert history[-1]["val_loss"] < 0.5 * history[0]["val_loss"]
+
+
+def test_training_is_reproducible_with_a_seed():
+    first, _ = _fit(seed=3)
+    second, _ = _fit(seed=3)
+    other, _ = _fit(seed=4)
+    for a, b, c in zip(
+        first.network.tables(),
+        second.network.tables(),
+        other.network.tables(),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+        assert not torch.equal(a, c)
+
+
+def test_lightning_training_of_embedding_and_onehot_ends_with_same_tables():
+    embedding, _ = _fit("embedding", max_epochs=2)
+    onehot, _ = _fit("onehot", max_epochs=2)
+    for a, b in zip(embedding.network.tables(), onehot.network.tables(), strict=True):
+        assert (a - b).abs().max() < 1e-4
+
+
+def test_restore_best_weights_keeps_the_best_validation_epoch():
+    codes, target = _problem()
+    data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.2)
+    restore = RestoreBestWeights()
+    with seeded(0):
+        # a learning rate high enough that validation loss does not fall monotonically
+        module = EntityEmbeddingModule(
+            CARDINALITIES,
+            [3, 4, 6],
+            hidden_units=(64,),
+            learning_rate=0.03,
+            table_learning_rate=300.0,
+        )
+        history = train(module, data, max_epochs=6, callbacks=[restore])
+    best = min(h["val_loss"] for h in history)
+    assert restore.best_score == pytest.approx(best)
+    result = L.Trainer(
+        logger=False, enable_progress_bar=False, enable_model_summary=False
+    ).validate(module, datamodule=data, verbose=False)
+    assert result[0]["val_loss"] == pytest.approx(best, rel=1e-5)
+
+
+def test_early_stopping_stops_after_patience():
+    codes, target = _problem()
+    target = torch.randn(len(target))  # nothing to learn: validation stalls
+    data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.3)
+    with seeded(0):
+        module = EntityEmbeddingModule(
+            CARDINALITIES, [3, 4, 6], hidden_units=(64,), learning_rate=3e-2
+        )
+        history = train(module, data, max_epochs=50, patience=2)
+    assert len(history) < 50
+
+
+def _config(**settings):
+    found = {
+        "task": "regression",
+        "n_outputs": 1,
+        "cardinalities": CARDINALITIES,
+        "embedding_dims": [3, 4, 6],
+        "numeric_columns": ["size"],
+        "seed": 0,
+    }
+    found.update({k: settings.pop(k) for k in list(settings) if k in found})
+    params = {
+        **EntityEmbedder(hidden_units=(16,), max_epochs=4).get_params(),
+        **settings,
+    }
+    return TrainingConfig.from_params(params, **found)
+
+
+def test_training_config_holds_every_training_parameter_of_the_estimators():
+    # Column selection, the vocabulary's parameters and cv are the facade's;
+    # every other parameter reaches training through the config.
+    facade_only = {
+        "categorical_columns",
+        "numeric_columns",
+        "remainder",
+        "task",
+        "cv",
+        "embedding_dims",
+        "min_frequency",
+        "max_categories",
+        "handle_unknown",
+        "handle_missing",
+        "random_state",
+    }
+    training = set(EntityEmbedder().get_params()) - facade_only
+    config = _config(batch_size=7, verbose=True, hidden_units=[8, 4])
+    assert training <= set(vars(config))
+    assert config.batch_size == 7 and config.verbose == 1
+    assert config.hidden_units == (8, 4) and config.embedding_dims == (3, 4, 6)
+
+
+def test_fit_network_learns_on_the_targets_scale_and_restores_threads():
+    codes, target = _problem()
+    rng = np.random.default_rng(0)
+    numeric = rng.normal(50, 10, (len(codes), 1)).astype(np.float32)
+    target = 1000 + 100 * target.numpy() + numeric[:, 0]
+    threads = torch.get_num_threads()
+    network, history = fit_network(
+        _config(n_threads=2), codes.numpy(), numeric, target.astype(np.float32)
+    )
+    assert torch.get_num_threads() == threads
+    assert len(history) == 4 and history[-1]["val_loss"] < history[0]["val_loss"]
+    # Both standardisations live in the network: it takes raw inputs and
+    # returns predictions in the target's units.
+    np.testing.assert_allclose(network.output_mean, [target.mean()], rtol=1e-5)
+    np.testing.assert_allclose(network.numeric_mean, [numeric.mean()], rtol=1e-5)
+    predicted = network.forward(codes.numpy(), numeric)[:, 0]
+    residual = np.sqrt(np.mean((predicted - target) ** 2))
+    assert residual < 0.5 * target.std()
+
+
+def test_fit_network_is_reproducible_from_its_config():
+    codes, target = _problem()
+    numeric = np.zeros((len(codes), 1), np.float32)
+    runs = [
+        fit_network(_config(seed=seed), codes.numpy(), numeric, target.numpy())[0]
+        for seed in (5, 5, 6)
+    ]
+    for a, b, c in zip(*(run.tables for run in runs), strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+
+
+@pytest.mark.gpu
+def test_training_on_gpu_matches_cpu_quality():
+    _, history = _fit(max_epochs=6)
+    codes, target = _problem()
+    data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.2)
+    with seeded(0):
+        gpu = EntityEmbeddingModule(
+            CARDINALITIES, [3, 4, 6], hidden_units=(16,), learning_rate=1e-2
+        )
+        gpu_history = train(gpu, data, max_epochs=6, accelerator="gpu", devices=1)
+    assert gpu_history[-1]["val_loss"] < 1.5 * history[-1]["val_loss"]
+
+
+FAST = {
+    "embedding_dims": 4,
+    "hidden_units": (32,),
+    "max_epochs": 6,
+    "batch_size": 128,
+    "random_state": 0,
+}
+
+
+DDP = {"embedding_dims": 4, "hidden_units": (32,), "max_epochs": 10, "random_state": 0}
+
+
+DDP_SCRIPT = """
+import json, os, sys
+from entembed import EntityEmbeddingRegressor
+from entembed.datasets import make_synthetic
+
+if __name__ == "__main__":  # Lightning re-runs this script for rank 1
+    X, y, _ = make_synthetic(8000, (20, 30), random_state=0)
+    train, test = slice(0, 6000), slice(6000, None)
+    params = {params!r}
+    # 2 ranks x 64 rows take the same rows per step as 1 process x 128.
+    ddp = EntityEmbeddingRegressor(strategy="ddp", devices=2, accelerator="cpu",
+                                   batch_size=64, **params)
+    ddp.fit(X[train], y[train])
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        single = EntityEmbeddingRegressor(accelerator="cpu", batch_size=128, **params)
+        single.fit(X[train], y[train])
+        scores = {{name: model.score(X[test], y[test])
+                   for name, model in (("ddp", ddp), ("single", single))}}
+        scores["table_gap"] = max(
+            float(abs(a - b).max())
+            for a, b in zip(ddp.network_.tables, single.network_.tables))
+        ddp.save({model_path!r})
+        json.dump(scores, open({scores_path!r}, "w"))
+"""
+
+
+@pytest.mark.slow
+def test_ddp_training_on_two_cpu_processes_matches_single_process(tmp_path):
+    script = tmp_path / "train_ddp.py"
+    script.write_text(
+        textwrap.dedent(
+            DDP_SCRIPT.format(
+                params=DDP,
+                model_path=str(tmp_path / "ddp.npz"),
+                scores_path=str(tmp_path / "scores.json"),
+            )
+        )
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PL_DISABLE_FORK": "1"}
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    # Each rank takes every other row of the same permutation, and DDP averages
+    # the two half-batch gradients: the same steps as one process on the whole
+    # batch, so the two fits agree to float rounding.
+    assert scores["ddp"] > 0.9, scores
+    assert abs(scores["ddp"] - scores["single"]) < 1e-3, scores
+    assert scores["table_gap"] < 1e-4, scores
+    X, _, _ = make_synthetic(50, (20, 30), random_state=1)
+    assert load(tmp_path / "ddp.npz").predict(X).shape == (50,)
+
+
+def test_more_devices_than_the_machine_has_is_refused_before_launch():
+    X, y, _ = make_synthetic(100, (5,), random_state=0)
+    with pytest.raises(
+        ValueError,
+        match=r"devices=4096 asks for more devices than "
+        r"this machine has \(\d+ CPU core\(s\)\)",
+    ):
+        EntityEmbedder(accelerator="cpu", devices=4096, strategy="ddp", **FAST).fit(
+            X, y
+        )
