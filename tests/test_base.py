@@ -1,39 +1,23 @@
 """What the estimators share: column parameters, y checks and most_similar."""
 
 import numpy as np
-import pandas as pd
 import pytest
+from training_data import FAST, city_table
 
 from entembed import (
     EntityEmbedder,
     EntityEmbeddingClassifier,
 )
 
-FAST = {"hidden_units": (16,), "max_epochs": 3, "batch_size": 64, "random_state": 0}
-
-
-def _data(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "city": rng.choice([f"city{i}" for i in range(12)], n),
-            "plan": pd.Categorical(rng.choice(["a", "b", "c"], n)),
-            "age": rng.normal(40, 10, n),
-        }
-    )
-    effect = {f"city{i}": i % 4 for i in range(12)}
-    y = X["city"].map(effect).to_numpy(float) + 0.02 * X["age"].to_numpy()
-    return X, y + rng.normal(0, 0.1, n)
-
 
 @pytest.fixture(scope="module")
 def fitted():
-    X, y = _data()
+    X, y = city_table()
     return EntityEmbedder(**FAST).fit(X, y), X, y
 
 
 def test_error_duplicate_columns_and_bad_y():
-    X, y = _data(n=50)
+    X, y = city_table(n=50)
     duplicated = X.set_axis(["city", "city", "age"], axis=1)
     with pytest.raises(ValueError, match=r"got duplicates: \['city'\]"):
         EntityEmbedder(**FAST).fit(duplicated, y)
@@ -56,7 +40,7 @@ def test_error_duplicate_columns_and_bad_y():
 
 
 def test_error_bad_column_parameters():
-    X, y = _data(n=50)
+    X, y = city_table(n=50)
     with pytest.raises(
         ValueError,
         match=r"categorical_columns names columns that are not "

@@ -8,25 +8,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
+from training_data import FAST, city_table
 
 import entembed._vocabulary
 from entembed import EntityEmbedder
-
-FAST = {"hidden_units": (16,), "max_epochs": 3, "batch_size": 64, "random_state": 0}
-
-
-def _data(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "city": rng.choice([f"city{i}" for i in range(12)], n),
-            "plan": pd.Categorical(rng.choice(["a", "b", "c"], n)),
-            "age": rng.normal(40, 10, n),
-        }
-    )
-    effect = {f"city{i}": i % 4 for i in range(12)}
-    y = X["city"].map(effect).to_numpy(float) + 0.02 * X["age"].to_numpy()
-    return X, y + rng.normal(0, 0.1, n)
 
 
 @pytest.mark.slow
@@ -67,7 +52,7 @@ def test_embedder_cross_fitting_protects_against_leakage():
 
 @pytest.mark.slow
 def test_embedder_cross_fitted_features_share_the_full_models_axes():
-    X, y = _data(n=900)
+    X, y = city_table(n=900)
     embedder = EntityEmbedder(
         cv=3,
         hidden_units=(32,),
@@ -123,7 +108,7 @@ def test_embedder_cross_fitting_on_a_numpy_array():
 
 
 def test_cross_fitting_hashes_each_string_once(monkeypatch):
-    X, y = _data(n=200)
+    X, y = city_table(n=200)
     calls = []
     factorize = entembed._vocabulary._factorize
 
@@ -137,7 +122,7 @@ def test_cross_fitting_hashes_each_string_once(monkeypatch):
 
 
 def test_cross_fitting_reproducible_with_a_random_state_instance():
-    X, y = _data(n=200)
+    X, y = city_table(n=200)
     params = {**FAST, "cv": 2}
     first, second = (
         EntityEmbedder(

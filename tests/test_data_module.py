@@ -3,22 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from training_data import CARDINALITIES, coded_problem
 
 from entembed import EntityEmbeddingModule, TensorDataModule
 from entembed._data_module import TensorBatches
 from entembed._training import train
-
-CARDINALITIES = [5, 12, 40]
-
-
-def _problem(n=600, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    codes = torch.stack(
-        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
-    )
-    effect = torch.randn(40, generator=generator)
-    target = effect[codes[:, 2]] + 0.1 * torch.randn(n, generator=generator)
-    return codes, target
 
 
 def test_tensor_batches_cover_every_row_once_per_epoch_with_fresh_order():
@@ -60,7 +49,7 @@ def test_tensor_batches_shard_across_ranks():
 
 
 def test_data_module_splits_disjoint_and_seeded():
-    codes, target = _problem(n=100)
+    codes, target = coded_problem(n=100)
     a = TensorDataModule(codes, target, validation_fraction=0.25, random_state=1)
     b = TensorDataModule(codes, target, validation_fraction=0.25, random_state=1)
     a.setup("fit"), b.setup("fit")
@@ -70,7 +59,7 @@ def test_data_module_splits_disjoint_and_seeded():
 
 
 def test_error_nan_in_target_and_numeric_inputs():
-    codes, target = _problem(n=50)
+    codes, target = coded_problem(n=50)
     target[[3, 7]] = float("nan")
     module = EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], hidden_units=(8,))
     with pytest.raises(
@@ -87,7 +76,7 @@ def test_error_nan_in_target_and_numeric_inputs():
 
 
 def test_error_too_few_rows_non_numeric_target_and_row_mismatch():
-    codes, target = _problem(n=3)
+    codes, target = coded_problem(n=3)
     with pytest.raises(
         ValueError,
         match=r"validation_fraction=0.1 of 3 rows leaves no "

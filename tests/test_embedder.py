@@ -16,31 +16,16 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
+from training_data import FAST, city_table
 
 from entembed import (
     EntityEmbedder,
 )
 
-FAST = {"hidden_units": (16,), "max_epochs": 3, "batch_size": 64, "random_state": 0}
-
-
-def _data(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "city": rng.choice([f"city{i}" for i in range(12)], n),
-            "plan": pd.Categorical(rng.choice(["a", "b", "c"], n)),
-            "age": rng.normal(40, 10, n),
-        }
-    )
-    effect = {f"city{i}": i % 4 for i in range(12)}
-    y = X["city"].map(effect).to_numpy(float) + 0.02 * X["age"].to_numpy()
-    return X, y + rng.normal(0, 0.1, n)
-
 
 @pytest.fixture(scope="module")
 def fitted():
-    X, y = _data()
+    X, y = city_table()
     return EntityEmbedder(**FAST).fit(X, y), X, y
 
 
@@ -134,7 +119,7 @@ def test_embedder_pandas_and_polars_output_keep_index(fitted):
 
 
 def test_embedder_remainder_passthrough():
-    X, y = _data()
+    X, y = city_table()
     embedder = EntityEmbedder(remainder="passthrough", **FAST).fit(X, y)
     out = embedder.transform(X)
     assert embedder.get_feature_names_out()[-1] == "age"
@@ -158,7 +143,7 @@ def test_embedder_numpy_input_embeds_every_column():
 def test_embedder_onehot_baseline_learns_the_same_features():
     # The one-hot linear layer computes what the lookup computes, and SGD on
     # its weight takes the same steps: same seed, same data, same features.
-    X, y = _data()
+    X, y = city_table()
     onehot = EntityEmbedder(encoder="onehot", **FAST).fit(X, y)
     embedding = EntityEmbedder(**FAST).fit(X, y)
     np.testing.assert_allclose(
@@ -168,7 +153,7 @@ def test_embedder_onehot_baseline_learns_the_same_features():
 
 
 def test_embedder_learns_useful_features_and_similarities():
-    X, y = _data(n=1500)
+    X, y = city_table(n=1500)
     embedder = EntityEmbedder(
         hidden_units=(32,),
         max_epochs=30,
@@ -189,7 +174,7 @@ def test_embedder_learns_useful_features_and_similarities():
 
 
 def test_embedder_reproducible_with_random_state():
-    X, y = _data()
+    X, y = city_table()
     a = EntityEmbedder(**FAST).fit(X, y).transform(X)
     b = EntityEmbedder(**FAST).fit(X, y).transform(X)
     np.testing.assert_array_equal(a, b)
@@ -197,7 +182,7 @@ def test_embedder_reproducible_with_random_state():
 
 @pytest.mark.slow
 def test_embedder_in_pipeline_column_transformer_and_grid_search():
-    X, y = _data()
+    X, y = city_table()
     pipeline = make_pipeline(
         EntityEmbedder(**FAST), HistGradientBoostingRegressor(max_iter=20)
     )
@@ -269,7 +254,7 @@ def test_error_column_missing_at_transform(fitted):
 
 @pytest.mark.gpu
 def test_embedder_trained_on_gpu_transforms_on_a_cpu_only_process(tmp_path):
-    X, y = _data()
+    X, y = city_table()
     embedder = EntityEmbedder(accelerator="gpu", devices=1, **FAST).fit(X, y)
     with open(tmp_path / "model.pkl", "wb") as f:
         pickle.dump(embedder, f)

@@ -2,22 +2,11 @@
 
 import pytest
 import torch
+from training_data import CARDINALITIES, coded_problem
 
 from entembed import EntityEmbeddingModule, TensorDataModule
 from entembed._target import encode_target
 from entembed._training import seeded, train
-
-CARDINALITIES = [5, 12, 40]
-
-
-def _problem(n=600, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    codes = torch.stack(
-        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
-    )
-    effect = torch.randn(40, generator=generator)
-    target = effect[codes[:, 2]] + 0.1 * torch.randn(n, generator=generator)
-    return codes, target
 
 
 @pytest.mark.parametrize("encoder", ["embedding", "onehot"])
@@ -58,7 +47,7 @@ def test_tables_take_plain_sgd_steps_and_absent_categories_stay_put(encoder):
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_classification_tasks_train(task):
-    codes, _ = _problem()
+    codes, _ = coded_problem()
     labels = (codes[:, 2] % (2 if task == "binary" else 3)).numpy()
     target, classes = encode_target(labels, task)
     data = TensorDataModule(codes, target, batch_size=64)
@@ -76,7 +65,7 @@ def test_classification_tasks_train(task):
 
 
 def test_sample_weights_change_the_fit():
-    codes, target = _problem()
+    codes, target = coded_problem()
     weight = torch.where(codes[:, 0] == 0, 10.0, 1.0)
     losses = []
     for sample_weight in (None, weight):
@@ -91,7 +80,7 @@ def test_sample_weights_change_the_fit():
 
 # ------------------------------------------------------------------ errors
 def test_error_nonfinite_loss_names_the_epoch():
-    codes, _ = _problem()
+    codes, _ = coded_problem()
     target = torch.full((len(codes),), 1e30)
     data = TensorDataModule(codes, target, validation_fraction=0)
     module = EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], hidden_units=(8,))

@@ -18,7 +18,9 @@ def embedder():
         {"city": rng.choice(["Oslo", "Lima", "Pune", "Rome"], 200), "one": "x"}
     )
     y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0, "Rome": 3.0})
-    return EntityEmbedder(embedding_dims=3, hidden_units=(8,), random_state=0).fit(X, y)
+    return EntityEmbedder(
+        embedding_dims={"city": 3}, hidden_units=(8,), random_state=0
+    ).fit(X, y)
 
 
 def test_embedding_map_draws_one_labelled_point_per_category(embedder):

@@ -1,33 +1,17 @@
 """The regressor and the classifier: the trained network's own predictions."""
 
 import numpy as np
-import pandas as pd
+from training_data import FAST, city_table
 
 from entembed import (
     EntityEmbeddingClassifier,
     EntityEmbeddingRegressor,
 )
 
-FAST = {"hidden_units": (16,), "max_epochs": 3, "batch_size": 64, "random_state": 0}
-
-
-def _data(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "city": rng.choice([f"city{i}" for i in range(12)], n),
-            "plan": pd.Categorical(rng.choice(["a", "b", "c"], n)),
-            "age": rng.normal(40, 10, n),
-        }
-    )
-    effect = {f"city{i}": i % 4 for i in range(12)}
-    y = X["city"].map(effect).to_numpy(float) + 0.02 * X["age"].to_numpy()
-    return X, y + rng.normal(0, 0.1, n)
-
 
 # ------------------------------------------------------------- predictors
 def test_regressor_predicts_and_scores():
-    X, y = _data(n=1000)
+    X, y = city_table(n=1000)
     model = EntityEmbeddingRegressor(
         hidden_units=(32,),
         max_epochs=30,
@@ -42,7 +26,7 @@ def test_regressor_predicts_and_scores():
 
 
 def test_classifier_binary_and_multiclass():
-    X, y = _data(n=800)
+    X, y = city_table(n=800)
     labels = np.where(y > np.median(y), "high", "low")
     model = EntityEmbeddingClassifier(
         hidden_units=(32,),
@@ -62,7 +46,7 @@ def test_classifier_binary_and_multiclass():
 
 
 def test_predictor_serves_its_embeddings_like_the_embedder():
-    X, y = _data()
+    X, y = city_table()
     model = EntityEmbeddingRegressor(**FAST).fit(X, y)
     features = model.transform_embeddings(X)
     width = sum(model.embedding_dims_.values())

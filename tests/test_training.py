@@ -11,27 +11,16 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from training_data import CARDINALITIES, coded_problem
 
 from entembed import EntityEmbedder, EntityEmbeddingModule, TensorDataModule, load
 from entembed._training import RestoreBestWeights, fit_network, seeded, train
 from entembed._training_config import TrainingConfig
 from entembed.datasets import make_synthetic
 
-CARDINALITIES = [5, 12, 40]
-
-
-def _problem(n=600, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    codes = torch.stack(
-        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
-    )
-    effect = torch.randn(40, generator=generator)
-    target = effect[codes[:, 2]] + 0.1 * torch.randn(n, generator=generator)
-    return codes, target
-
 
 def _fit(encoder="embedding", seed=0, max_epochs=2, **kwargs):
-    codes, target = _problem()
+    codes, target = coded_problem()
     data = TensorDataModule(
         codes,
         target,
@@ -81,7 +70,7 @@ def test_lightning_training_of_embedding_and_onehot_ends_with_same_tables():
 
 
 def test_restore_best_weights_keeps_the_best_validation_epoch():
-    codes, target = _problem()
+    codes, target = coded_problem()
     data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.2)
     restore = RestoreBestWeights()
     with seeded(0):
@@ -103,7 +92,7 @@ def test_restore_best_weights_keeps_the_best_validation_epoch():
 
 
 def test_early_stopping_stops_after_patience():
-    codes, target = _problem()
+    codes, target = coded_problem()
     target = torch.randn(len(target))  # nothing to learn: validation stalls
     data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.3)
     with seeded(0):
@@ -155,7 +144,7 @@ def test_training_config_holds_every_training_parameter_of_the_estimators():
 
 
 def test_fit_network_learns_on_the_targets_scale_and_restores_threads():
-    codes, target = _problem()
+    codes, target = coded_problem()
     rng = np.random.default_rng(0)
     numeric = rng.normal(50, 10, (len(codes), 1)).astype(np.float32)
     target = 1000 + 100 * target.numpy() + numeric[:, 0]
@@ -175,7 +164,7 @@ def test_fit_network_learns_on_the_targets_scale_and_restores_threads():
 
 
 def test_fit_network_is_reproducible_from_its_config():
-    codes, target = _problem()
+    codes, target = coded_problem()
     numeric = np.zeros((len(codes), 1), np.float32)
     runs = [
         fit_network(_config(seed=seed), codes.numpy(), numeric, target.numpy())[0]
@@ -189,7 +178,7 @@ def test_fit_network_is_reproducible_from_its_config():
 @pytest.mark.gpu
 def test_training_on_gpu_matches_cpu_quality():
     _, history = _fit(max_epochs=6)
-    codes, target = _problem()
+    codes, target = coded_problem()
     data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.2)
     with seeded(0):
         gpu = EntityEmbeddingModule(

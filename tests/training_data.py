@@ -1,0 +1,37 @@
+"""Small problems the tests train on, and estimator settings that train fast."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+FAST = {"hidden_units": (16,), "max_epochs": 3, "batch_size": 64, "random_state": 0}
+
+
+def city_table(n=400, seed=0):
+    """A city (12 levels, four effects), a plan (categorical dtype) and an age."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "city": rng.choice([f"city{i}" for i in range(12)], n),
+            "plan": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+            "age": rng.normal(40, 10, n),
+        }
+    )
+    effect = {f"city{i}": i % 4 for i in range(12)}
+    y = X["city"].map(effect).to_numpy(float) + 0.02 * X["age"].to_numpy()
+    return X, y + rng.normal(0, 0.1, n)
+
+
+# Tables of a coded problem: the target depends on the third column only.
+CARDINALITIES = [5, 12, 40]
+
+
+def coded_problem(n=600, seed=0):
+    """Codes (n, 3) and a float target, for the torch and Lightning layers."""
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.stack(
+        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
+    )
+    effect = torch.randn(40, generator=generator)
+    target = effect[codes[:, 2]] + 0.1 * torch.randn(n, generator=generator)
+    return codes, target
