@@ -59,6 +59,18 @@ def _check_sample_weight(sample_weight, n_rows: int) -> np.ndarray | None:
     return sample_weight
 
 
+def _history_frame(records) -> pd.DataFrame:
+    """The per-epoch history from its saved records, which must be numbers."""
+    numbers = (int, float, type(None))
+    if not isinstance(records, list) or not all(
+        isinstance(row, dict)
+        and all(isinstance(k, str) and isinstance(v, numbers) for k, v in row.items())
+        for row in records
+    ):
+        raise ValueError("history is not a list of per-epoch records of numbers")
+    return pd.DataFrame.from_records(records)
+
+
 @dataclass(frozen=True)
 class EncodedTable:
     """A fit's training rows, encoded once: what cross-fitting folds reuse."""
@@ -355,7 +367,11 @@ class EntityEmbeddingBase(BaseEstimator):
         if "hidden_units" in params:
             params["hidden_units"] = tuple(params["hidden_units"])
         estimator = cls(**params)
+        estimator._validate_params()
         columns = meta["categorical_columns"]
+        names = [*columns, *meta["numeric_columns"], *meta["columns"]]
+        if not all(isinstance(name, str) for name in names):
+            raise ValueError("column names are not strings")
         vocabulary = CategoryVocabulary._from_state(meta["vocabulary"], arrays, columns)
         network = NumpyNetwork._from_state(meta["layers"], arrays, len(columns))
         dims = {c: int(meta["embedding_dims"][c]) for c in columns}
@@ -366,6 +382,11 @@ class EntityEmbeddingBase(BaseEstimator):
                 raise ValueError(f"table of {column!r} has shape {table.shape}")
         if len(network.numeric_mean) != len(meta["numeric_columns"]):
             raise ValueError("numeric scaling disagrees with the numeric columns")
+        n_outputs = network.check()
+        if (network.output_mean is not None) != (meta["task"] == "regression"):
+            raise ValueError(f"output scaling disagrees with task {meta['task']!r}")
+        if meta["task"] == "binary" and n_outputs != 1:
+            raise ValueError(f"a binary network with {n_outputs} outputs")
         estimator._set_fitted(
             vocabulary=vocabulary,
             network=network,
@@ -373,7 +394,7 @@ class EntityEmbeddingBase(BaseEstimator):
             categorical_columns=columns,
             numeric_columns=meta["numeric_columns"],
             embedding_dims=dims,
-            history=pd.DataFrame(meta["history"]),
+            history=_history_frame(meta["history"]),
             columns=meta["columns"],
             has_names=meta["has_feature_names"],
         )

@@ -339,5 +339,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbedder:
         estimator = super()._from_state(meta, arrays)
-        estimator.passthrough_columns_ = list(meta["passthrough_columns"])
+        passthrough = list(meta["passthrough_columns"])
+        available = set(estimator._columns) - set(estimator.categorical_columns_)
+        if not all(isinstance(c, str) and c in available for c in passthrough):
+            raise ValueError(f"passthrough columns {passthrough} are not columns")
+        estimator.passthrough_columns_ = passthrough
         return estimator

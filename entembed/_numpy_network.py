@@ -172,7 +172,7 @@ class NumpyNetwork:
             if kind not in LAYER_KINDS:
                 raise ValueError(f"unknown layer kind {kind!r}")
             restored.append((kind, {key: arrays[f"layer_{i}_{key}"] for key in keys}))
-        return cls(
+        network = cls(
             tables=[
                 np.ascontiguousarray(arrays[f"table_{j}"], dtype=np.float32)
                 for j in range(n_tables)
@@ -183,3 +183,47 @@ class NumpyNetwork:
             output_mean=arrays.get("output_mean"),
             output_scale=arrays.get("output_scale"),
         )
+        network.check()
+        return network
+
+    def check(self) -> int:
+        """Raise ``ValueError`` unless the layers chain from the inputs to the
+        outputs and every weight is finite; return the output width."""
+        if any(table.ndim != 2 for table in self.tables):
+            raise ValueError("a table is not a matrix")
+        numeric = (self.numeric_mean, self.numeric_scale)
+        if any(a.ndim != 1 or len(a) != len(self.numeric_mean) for a in numeric):
+            raise ValueError("numeric scaling arrays disagree")
+        if not (self.numeric_scale > 0).all():
+            raise ValueError("a numeric scale is not positive")
+        width = sum(self.widths) + len(self.numeric_mean)
+        weights = [*self.tables, *numeric]
+        for i, (kind, params) in enumerate(self.layers):
+            shapes = {key: np.shape(value) for key, value in params.items()}
+            if kind == "linear":
+                weight = params["weight"]
+                if weight.ndim != 2 or weight.shape[1] != width:
+                    raise ValueError(
+                        f"layer {i} (linear) has weight {weight.shape} where "
+                        f"{width} inputs arrive"
+                    )
+                width = weight.shape[0]
+                expected = {"weight": weight.shape, "bias": (width,)}
+            elif kind == "batchnorm":
+                expected = {key: (width,) for key in ("mean", "var", "weight", "bias")}
+                expected["eps"] = ()
+                if not (params["var"] >= 0).all() or not params["eps"] > 0:
+                    raise ValueError(f"layer {i} (batchnorm) has negative variances")
+            else:
+                expected = {}
+            if shapes != expected:
+                raise ValueError(f"layer {i} ({kind}) has parameters {shapes}")
+            weights.extend(params.values())
+        if self.output_mean is not None or self.output_scale is not None:
+            outputs = (self.output_mean, self.output_scale)
+            if any(a is None or a.shape != (width,) for a in outputs):
+                raise ValueError("output scaling disagrees with the output width")
+            weights.extend(outputs)
+        if not all(np.isfinite(w).all() for w in weights):
+            raise ValueError("some weights are NaN or infinite")
+        return width

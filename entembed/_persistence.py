@@ -13,13 +13,16 @@ registers itself and exports and restores its own fitted state (see
 from __future__ import annotations
 
 import json
+import math
+import os
+import struct
 import zipfile
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from ._files import atomic_file
 from ._warnings import warn
 
 FORMAT = "entembed"
@@ -114,7 +117,11 @@ def jsonable_params(params: dict) -> dict:
 
 # ------------------------------------------------------------------ save
 def save(estimator: Saveable, path) -> None:
-    """Write a fitted entembed estimator to ``path`` (an ``.npz`` file)."""
+    """Write a fitted entembed estimator to ``path`` (an ``.npz`` file).
+
+    The file is written beside ``path`` and renamed into place when complete:
+    an error or an interrupt leaves an existing file at ``path`` intact.
+    """
     name = type(estimator).__name__
     if _SAVEABLE.get(name) is not type(estimator):
         raise TypeError(
@@ -135,21 +142,142 @@ def save(estimator: Saveable, path) -> None:
         **arrays,
         _META: np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
     }
-    path = Path(path)
-    with open(path, "wb") as f:  # np.savez would append ".npz" to other names
+    # np.savez would append ".npz" to a name without it: write to a file object.
+    with atomic_file(path) as f:
         np.savez(f, **members)
 
 
 # ------------------------------------------------------------------ load
-def _corrupt(path, reason: str) -> ValueError:
+# What a file written by save() can hold; anything else is refused before any
+# allocation it asks for.
+_DTYPES = frozenset(
+    np.dtype(kind)
+    for kind in (
+        "bool",
+        "uint8",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "float32",
+        "float64",
+    )
+)
+_MAX_MEMBERS = 10_000
+_MAX_META_BYTES = 64 * 2**20
+_MAX_DEPTH = 16
+
+
+def _invalid(path, reason: str) -> ValueError:
     return ValueError(
         f"{path} is not a valid entembed model file: {reason}. It may be truncated "
         "or modified; save the estimator again with .save(path)."
     )
 
 
+class _Members(dict):
+    """The arrays of a file, remembering which ones the estimator read."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def _read_header(member, name: str):
+    """Shape and dtype of one ``.npy`` member, read and checked before its data."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f"member {name!r} has .npy version {version}")
+    if dtype not in _DTYPES:
+        raise ValueError(f"member {name!r} has dtype {dtype.str!r}, not a number type")
+    if not all(isinstance(n, int) and n >= 0 for n in shape) or len(shape) > 2:
+        raise ValueError(f"member {name!r} has shape {shape}")
+    return shape, fortran, dtype
+
+
+def _read_arrays(path) -> dict[str, np.ndarray]:
+    """Every member of the archive, each checked against the file's size."""
+    file_size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if f.read(6) == b"\x93NUMPY":
+            raise ValueError("it is a single .npy array, not an .npz model file")
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        if len(infos) > _MAX_MEMBERS:
+            raise ValueError(f"it has {len(infos)} members")
+        arrays = {}
+        for info in infos:
+            name = info.filename
+            if not name.endswith(".npy") or "/" in name or name[:-4] in arrays:
+                raise ValueError(f"member {name!r} is not an array of the model")
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size > file_size:
+                raise ValueError(
+                    f"member {name!r} is compressed or larger than the file; save() "
+                    "stores arrays uncompressed"
+                )
+            with archive.open(info) as member:
+                shape, fortran, dtype = _read_header(member, name)
+                n_bytes = math.prod(shape) * dtype.itemsize
+                if n_bytes != info.file_size - member.tell():
+                    raise ValueError(
+                        f"member {name!r} declares shape {shape} of {dtype.str!r}, "
+                        "which its size does not hold"
+                    )
+                buffer = bytearray(n_bytes)
+                if member.readinto(buffer) != n_bytes or member.read(1):
+                    raise ValueError(f"member {name!r} is truncated")
+            order = "F" if fortran else "C"
+            arrays[name[:-4]] = np.frombuffer(buffer, dtype).reshape(shape, order=order)
+    return arrays
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of a JSON value, counted no further than ``limit``."""
+    if limit <= 0 or not isinstance(value, (dict, list)):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+
+
+def _read_meta(arrays: dict) -> dict:
+    data = arrays.pop(_META, None)
+    if data is None:
+        raise ValueError("its metadata entry is missing")
+    if data.dtype != np.uint8 or data.ndim != 1 or data.size > _MAX_META_BYTES:
+        raise ValueError("its metadata entry is not a JSON document of bounded size")
+    try:
+        meta = json.loads(data.tobytes().decode("utf-8"))
+    except RecursionError as exc:
+        raise ValueError("its metadata is nested too deeply") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"its metadata is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError("it was not written by entembed")
+    if _depth(meta, _MAX_DEPTH + 1) > _MAX_DEPTH:
+        raise ValueError("its metadata is nested too deeply")
+    return meta
+
+
 def load(path):
     """Load an estimator saved with ``.save(path)``; never runs code from the file.
+
+    The file is untrusted input: every array's type and size is checked before
+    it is read, the metadata's size and depth are bounded, members the
+    estimator does not use are refused, and the restored estimator's
+    parameters, layer shapes and weights are validated. Whatever is wrong, the
+    error is one ``ValueError`` naming the file and the reason.
 
     Parameters
     ----------
@@ -161,21 +289,30 @@ def load(path):
     EntityEmbedder, EntityEmbeddingRegressor or EntityEmbeddingClassifier
         Fitted; ``transform``/``predict`` need neither torch nor a GPU.
     """
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{path} is a directory; pass the model file that .save() wrote."
+        )
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
+        arrays = _read_arrays(path)
+        meta = _read_meta(arrays)
+    except (FileNotFoundError, PermissionError):
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise _corrupt(path, f"it cannot be read as a zip of arrays ({exc})") from exc
-    if _META not in arrays:
-        raise _corrupt(path, "its metadata entry is missing")
-    try:
-        meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _corrupt(path, f"its metadata is not valid JSON ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _corrupt(path, "it was not written by entembed")
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        RecursionError,
+        NotImplementedError,  # zipfile: an unknown "zip version" or method
+        struct.error,
+        zipfile.BadZipFile,
+    ) as exc:
+        raise _invalid(
+            path,
+            str(exc)
+            if isinstance(exc, ValueError)
+            else (f"it cannot be read as a zip of arrays ({exc})"),
+        ) from exc
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(
@@ -183,10 +320,16 @@ def load(path):
             f"version {FORMAT_VERSION}. Load it with the entembed release that "
             "saved it, or refit."
         )
-    cls = _SAVEABLE.get(meta.get("estimator"))
+    name = meta.get("estimator")
+    cls = _SAVEABLE.get(name) if isinstance(name, str) else None
+    members = _Members(arrays)
     try:
         if cls is None:
-            raise ValueError(f"unknown estimator {meta.get('estimator')!r}")
-        return cls._from_state(meta, arrays)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise _corrupt(path, f"its contents are inconsistent ({exc!r})") from exc
+            raise ValueError(f"unknown estimator {name!r}")
+        estimator = cls._from_state(meta, members)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise _invalid(path, f"its contents are inconsistent ({exc!r})") from exc
+    unused = sorted(set(arrays) - members.read)
+    if unused:
+        raise _invalid(path, f"it has members the model does not use: {unused}")
+    return estimator

@@ -158,6 +158,8 @@ class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
     def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbeddingRegressor:
         estimator = super()._from_state(meta, arrays)
         estimator._single_output = bool(meta["single_output"])
+        if estimator._single_output and estimator.network_.check() != 1:
+            raise ValueError("a single-output regressor with several outputs")
         return estimator
 
 
@@ -260,5 +262,8 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbeddingClassifier:
         estimator = super()._from_state(meta, arrays)
-        estimator.classes_ = decode_values(meta["classes"])
+        estimator.classes_ = classes = decode_values(meta["classes"])
+        n_outputs = estimator.network_.check()
+        if len(classes) < 2 or n_outputs != (1 if len(classes) == 2 else len(classes)):
+            raise ValueError(f"{n_outputs} network outputs for {len(classes)} classes")
         return estimator

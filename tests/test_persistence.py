@@ -1,10 +1,19 @@
+import io
 import json
 import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+import warnings
 import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import entembed
 from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
@@ -223,3 +232,271 @@ def test_save_refuses_objects_that_are_not_registered(tmp_path):
     ):
         save(vocabulary, tmp_path / "v.npz")
     assert not (tmp_path / "v.npz").exists()
+
+
+# ------------------------------------------------------- untrusted files
+INVALID = r"is not a valid entembed model file: "
+
+
+def _members(path) -> dict:
+    with np.load(path) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def _write_members(path, members, raw=None):
+    """An archive of ``members`` (arrays), plus ``raw`` name -> .npy bytes."""
+    with open(path, "wb") as f:
+        np.savez(f, **members)
+    if raw:
+        with zipfile.ZipFile(path, "a") as archive:
+            for name, data in raw.items():
+                archive.writestr(name, data)
+
+
+def _npy_header(descr, shape) -> bytes:
+    buffer = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    X, y = _data(n=60)
+    EntityEmbedder(**FAST).fit(X, y).save(path)
+    return path
+
+
+def test_load_refuses_dtypes_outside_the_whitelist(model_file, tmp_path):
+    members = _members(model_file)
+    path = tmp_path / "bad.npz"
+    for descr, reason in [
+        ("|O", r"member 'table_0.npy' has dtype '\|O', not a number type"),
+        ([("a", "<f8")], r"member 'table_0.npy' has dtype '\|V8', not a number type"),
+        (("<f8", (4,)), r"member 'table_0.npy' has dtype '\|V32', not a number type"),
+    ]:
+        others = {k: v for k, v in members.items() if k != "table_0"}
+        _write_members(path, others, {"table_0.npy": _npy_header(descr, (2,))})
+        with pytest.raises(ValueError, match=INVALID + reason):
+            entembed.load(path)
+
+
+def test_load_checks_declared_sizes_before_allocating(model_file, tmp_path):
+    # A few hundred bytes that ask for 8 TB: refused before any allocation.
+    path = tmp_path / "bomb.npz"
+    members = {k: v for k, v in _members(model_file).items() if k != "table_0"}
+    _write_members(path, members, {"table_0.npy": _npy_header("<f8", (10**12,))})
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"declares shape \(1000000000000,\)"):
+        entembed.load(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 50 * 2**20
+
+
+def test_load_refuses_members_it_does_not_use(model_file, tmp_path):
+    path = tmp_path / "extra.npz"
+    _write_members(path, {**_members(model_file), "payload": np.zeros(3)})
+    with pytest.raises(
+        ValueError, match=r"members the model does not use: \['payload'\]"
+    ):
+        entembed.load(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("notes.txt", b"hello")
+    with pytest.raises(ValueError, match=r"member 'notes.txt' is not an array"):
+        entembed.load(path)
+
+
+def test_load_bounds_the_metadata(model_file, tmp_path, monkeypatch):
+    path = tmp_path / "deep.npz"
+    deep = '{"format": "entembed", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    members = {
+        **_members(model_file),
+        "entembed_meta": np.frombuffer(deep.encode(), np.uint8),
+    }
+    _write_members(path, members)
+    with pytest.raises(ValueError, match=INVALID + "its metadata is nested too deeply"):
+        entembed.load(path)
+    monkeypatch.setattr(entembed._persistence, "_MAX_META_BYTES", 100)
+    with pytest.raises(ValueError, match=r"not a JSON document of bounded size"):
+        entembed.load(model_file)
+
+
+def test_load_says_what_a_path_is_when_it_is_no_model(
+    model_file, tmp_path, monkeypatch
+):
+    npy = tmp_path / "table.npy"
+    np.save(npy, np.zeros(3))
+    with pytest.raises(ValueError, match=INVALID + r"it is a single .npy array"):
+        entembed.load(npy)
+    with pytest.raises(IsADirectoryError, match=r"is a directory; pass the model file"):
+        entembed.load(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        entembed.load(tmp_path / "missing.npz")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(model_file))
+
+    monkeypatch.setattr(entembed._persistence, "open", refuse, raising=False)
+    with pytest.raises(PermissionError, match=r"Permission denied"):
+        entembed.load(model_file)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m, a: a["table_0"].__setitem__((0, 0), np.nan), r"NaN or infinite"),
+        (
+            lambda m, a: a.__setitem__("layer_0_weight", a["layer_0_weight"][:, 1:]),
+            r"layer 0 \(linear\) has weight",
+        ),
+        (lambda m, a: m["params"].update(dropout=5), r"'dropout' parameter"),
+        (lambda m, a: m.update(task="binary"), r"output scaling disagrees with task"),
+        (lambda m, a: m.update(numeric_columns=[]), r"numeric scaling disagrees"),
+        (lambda m, a: m.update(categorical_columns=[1, 2]), r"not strings"),
+    ],
+    ids=["nan-weight", "layer-shape", "parameter", "task", "numeric", "columns"],
+)
+def test_load_validates_the_restored_state(model_file, tmp_path, change, message):
+    arrays = _members(model_file)
+    arrays = {k: np.array(v) for k, v in arrays.items()}
+    meta = json.loads(arrays["entembed_meta"].tobytes())
+    change(meta, arrays)
+    arrays["entembed_meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    path = tmp_path / "changed.npz"
+    _write_members(path, arrays)
+    with pytest.raises(ValueError, match=INVALID + r".*" + message):
+        entembed.load(path)
+
+
+def _load_or_clean_error(path, reference):
+    """A file loads as the reference model, or raises the one clean error."""
+    try:
+        loaded = entembed.load(path)
+    except ValueError as exc:
+        assert str(path) in str(exc)
+        return
+    X, _ = _data(n=20)
+    with warnings.catch_warnings():
+        # A flipped has_feature_names still serves the same features, by position.
+        warnings.filterwarnings("ignore", "X has feature names")
+        np.testing.assert_array_equal(loaded.transform(X), reference.transform(X))
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_load_fuzzed_bytes_load_equal_or_fail_cleanly(model_file, tmp_path, data):
+    reference = entembed.load(model_file)
+    original = model_file.read_bytes()
+    edit = data.draw(st.sampled_from(["flip", "truncate", "splice"]))
+    where = data.draw(st.integers(0, len(original) - 1))
+    if edit == "flip":
+        corrupted = bytearray(original)
+        corrupted[where] ^= data.draw(st.integers(1, 255))
+    elif edit == "truncate":
+        corrupted = bytearray(original[:where])
+    else:
+        corrupted = bytearray(original)
+        corrupted[where : where + 8] = data.draw(st.binary(min_size=1, max_size=8))
+    path = tmp_path / "fuzzed.npz"
+    path.write_bytes(bytes(corrupted))
+    tracemalloc.start()
+    _load_or_clean_error(path, reference)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 20 * len(original) + 10 * 2**20
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 10**6)
+    | st.floats()
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_load_fuzzed_metadata_loads_equal_or_fails_cleanly(model_file, tmp_path, data):
+    reference = entembed.load(model_file)
+    arrays = _members(model_file)
+    meta = json.loads(arrays["entembed_meta"].tobytes())
+    # Replace one value somewhere in the metadata tree.
+    node = meta
+    while True:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        key = data.draw(st.sampled_from(keys))
+        child = node[key]
+        descend = isinstance(child, (dict, list)) and len(child) > 0
+        if not descend or data.draw(st.booleans()):
+            node[key] = data.draw(json_values)
+            break
+        node = child
+    arrays["entembed_meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    path = tmp_path / "fuzzed.npz"
+    _write_members(path, arrays)
+    _load_or_clean_error(path, reference)
+
+
+# ----------------------------------------------------------- atomic writes
+def _fail_midway(exception):
+    def savez(f, **arrays):
+        f.write(b"PK\x03\x04 half a model")
+        raise exception
+
+    return savez
+
+
+@pytest.mark.parametrize("exception", [OSError("disk full"), KeyboardInterrupt()])
+def test_save_failing_midway_leaves_the_previous_file(
+    model_file, tmp_path, monkeypatch, exception
+):
+    path = tmp_path / "model.npz"
+    path.write_bytes(model_file.read_bytes())
+    model = entembed.load(path)
+    monkeypatch.setattr(np, "savez", _fail_midway(exception))
+    with pytest.raises(type(exception)):
+        model.save(path)
+    assert path.read_bytes() == model_file.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_save_killed_midway_leaves_the_previous_file(model_file, tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(model_file.read_bytes())
+    script = textwrap.dedent(f"""
+        import os, signal
+        import numpy as np
+        import entembed
+
+        model = entembed.load({str(path)!r})
+        def savez(f, **arrays):
+            f.write(b"PK half a model")
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        np.savez = savez
+        model.save({str(path)!r})
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert result.returncode == -signal.SIGKILL
+    assert path.read_bytes() == model_file.read_bytes()
+    entembed.load(path)
+
+
+def test_save_refuses_a_folder_and_a_url(model_file, tmp_path):
+    model = entembed.load(model_file)
+    with pytest.raises(IsADirectoryError, match=r"is a directory; pass a file name"):
+        model.save(tmp_path)
+    with pytest.raises(ValueError, match=r"'s3://bucket/model.npz' is a URL"):
+        model.save("s3://bucket/model.npz")
+    with pytest.raises(FileNotFoundError, match=r"the folder .*missing does not exist"):
+        model.save(tmp_path / "missing" / "model.npz")
