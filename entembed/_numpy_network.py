@@ -220,8 +220,10 @@ class NumpyNetwork:
                 raise ValueError(f"layer {i} ({kind}) has parameters {shapes}")
             weights.extend(params.values())
         if self.output_mean is not None or self.output_scale is not None:
-            outputs = (self.output_mean, self.output_scale)
-            if any(a is None or a.shape != (width,) for a in outputs):
+            outputs = [
+                a for a in (self.output_mean, self.output_scale) if a is not None
+            ]
+            if len(outputs) != 2 or any(a.shape != (width,) for a in outputs):
                 raise ValueError("output scaling disagrees with the output width")
             weights.extend(outputs)
         if not all(np.isfinite(w).all() for w in weights):

@@ -235,11 +235,14 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
                         f"member {name!r} declares shape {shape} of {dtype.str!r}, "
                         "which its size does not hold"
                     )
-                buffer = bytearray(n_bytes)
-                if member.readinto(buffer) != n_bytes or member.read(1):
+                data = member.read(n_bytes)
+                if len(data) != n_bytes or member.read(1):
                     raise ValueError(f"member {name!r} is truncated")
-            order = "F" if fortran else "C"
-            arrays[name[:-4]] = np.frombuffer(buffer, dtype).reshape(shape, order=order)
+            # A writable copy: a loaded model's tables are as editable as a fitted one's.
+            array = np.frombuffer(data, dtype).reshape(
+                shape, order="F" if fortran else "C"
+            )
+            arrays[name[:-4]] = array.copy(order="K")
     return arrays
 
 
