@@ -238,7 +238,7 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
                 data = member.read(n_bytes)
                 if len(data) != n_bytes or member.read(1):
                     raise ValueError(f"member {name!r} is truncated")
-            # A writable copy: a loaded model's tables are as editable as a fitted one's.
+            # A writable copy, as a fitted model's tables are.
             array = np.frombuffer(data, dtype).reshape(
                 shape, order="F" if fortran else "C"
             )
