@@ -442,6 +442,22 @@ class EntityEmbeddingBase(BaseEstimator):
             out[column] = pd.DataFrame(table, index=index, columns=names)
         return out
 
+    def get_embedding_names_out(self) -> np.ndarray:
+        """Names of the embedding features: ``<column>_emb<k>``, column by column.
+
+        Returns
+        -------
+        ndarray of str objects
+            One name per embedding dimension, in the order of the features.
+        """
+        check_is_fitted(self)
+        names = [
+            name
+            for column in self.categorical_columns_
+            for name in embedding_feature_names(column, self.embedding_dims_[column])
+        ]
+        return np.asarray(names, dtype=object)
+
     def _codes(self, X, extra: Sequence[str] = ()) -> tuple[np.ndarray, pd.DataFrame]:
         frame = self._match(X, [*self.categorical_columns_, *extra])
         return self.vocabulary_.transform(frame), frame

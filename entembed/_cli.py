@@ -8,6 +8,7 @@ print one line and exit with status 1; no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -15,13 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-_READERS = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".gz": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
+from ._files import atomic_file, atomic_path, same_file
+
+# Last suffix first: "data.TSV.gz" is a gzipped tab-separated file.
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 
 
 class CommandError(ValueError):
@@ -29,21 +28,39 @@ class CommandError(ValueError):
 
 
 # ------------------------------------------------------------------ tables
+def _table_format(path: str, verb: str) -> tuple[str, str | None]:
+    """(kind, compression) of a table file, from its extensions in any case."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    compression = None
+    if suffixes and suffixes[-1] in _COMPRESSIONS:
+        compression = _COMPRESSIONS[suffixes.pop()]
+    kind = _FORMATS.get(suffixes[-1]) if suffixes else None
+    if kind is None or (kind == "parquet" and compression):
+        raise CommandError(
+            f"cannot {verb} {path!r}: unknown format "
+            f"{''.join(Path(path).suffixes) or '(no extension)'!r}; use .csv, .tsv "
+            "(optionally .gz, .bz2, .xz) or .parquet"
+        )
+    return kind, compression
+
+
 def read_table(path: str) -> pd.DataFrame:
-    """Read a CSV (also .tsv, .csv.gz) or Parquet file."""
+    """Read a CSV or TSV (optionally compressed) or Parquet file."""
     file = Path(path)
     if not file.is_file():
         raise CommandError(f"file {path!r} not found")
-    kind = _READERS.get(file.suffix.lower())
-    if kind is None:
-        raise CommandError(
-            f"cannot read {path!r}: unknown format {file.suffix!r}; use .csv, .tsv, "
-            ".csv.gz or .parquet"
-        )
+    kind, compression = _table_format(path, "read")
     try:
         if kind == "parquet":
             return pd.read_parquet(file)
-        return pd.read_csv(file, sep="\t" if file.suffix == ".tsv" else ",")
+        # low_memory=False: each column's type is read from all its rows, not
+        # guessed per chunk, so one column cannot hold both 1 and "1".
+        return pd.read_csv(
+            file,
+            sep="\t" if kind == "tsv" else ",",
+            compression=compression,
+            low_memory=False,
+        )
     except ImportError as exc:
         raise CommandError(
             f"reading {path!r} needs pyarrow: pip install pyarrow"
@@ -53,15 +70,39 @@ def read_table(path: str) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, path: str) -> None:
-    file = Path(path)
-    if file.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(file, index=False)
-    elif file.suffix.lower() in (".csv", ".tsv", ".gz"):
-        frame.to_csv(file, index=False, sep="\t" if file.suffix == ".tsv" else ",")
-    else:
+    """Write a table atomically: an interrupted write leaves no partial file."""
+    kind, compression = _table_format(path, "write")
+    with atomic_path(path) as temporary:
+        if kind == "parquet":
+            frame.to_parquet(temporary, index=False)
+        else:
+            frame.to_csv(
+                temporary,
+                index=False,
+                sep="\t" if kind == "tsv" else ",",
+                compression=compression,
+            )
+
+
+def check_output(out, *inputs, verb: str = "write") -> None:
+    """Cheap checks before any work: the output is not an input, and its folder
+    exists and is writable."""
+    for source in inputs:
+        if source is not None and same_file(out, source):
+            raise CommandError(
+                f"--out {str(out)!r} is one of the inputs; write to another file"
+            )
+    target = Path(out)
+    if target.is_dir():
+        raise CommandError(f"--out {str(out)!r} is a directory; name a file")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
         raise CommandError(
-            f"cannot write {path!r}: unknown format {file.suffix!r}; use .csv or "
-            ".parquet"
+            f"cannot {verb} {str(out)!r}: folder {str(folder)!r} does not exist"
+        )
+    if not os.access(folder, os.W_OK):
+        raise CommandError(
+            f"cannot {verb} {str(out)!r}: folder {str(folder)!r} is not writable"
         )
 
 
@@ -98,8 +139,20 @@ def _embedder(args):
     )
 
 
+def _check_storable(X: pd.DataFrame) -> None:
+    """Refuse, before training, categories the model file cannot store."""
+    from ._persistence import encode_values
+
+    for column in X.columns:
+        if X[column].dtype == object:
+            values = pd.unique(X[column].dropna())
+            encode_values(np.asarray(values, dtype=object), f"Column {column!r}")
+
+
 def cmd_fit(args) -> None:
+    check_output(args.out, args.data)
     X, y = split_target(read_table(args.data), args.target, args.data)
+    _check_storable(X)
     embedder = _embedder(args).fit(X, y)
     embedder.save(args.out)
     if not args.quiet:
@@ -113,9 +166,16 @@ def cmd_fit(args) -> None:
 def cmd_transform(args) -> None:
     from ._persistence import load
 
+    check_output(args.out, args.model, args.data)
+    _table_format(args.out, "write")
     model = _load_model(args.model, load)
     data = read_table(args.data)
-    features = model.set_output(transform="pandas").transform(data)
+    if hasattr(model, "transform"):
+        features = model.set_output(transform="pandas").transform(data)
+    else:  # a saved regressor or classifier: its embeddings
+        features = pd.DataFrame(
+            model.transform_embeddings(data), columns=model.get_embedding_names_out()
+        )
     write_table(features, args.out)
     if not args.quiet:
         print(
@@ -200,6 +260,8 @@ def cmd_compare(args) -> None:
     else:
         if not args.data or not args.target:
             raise CommandError("pass DATA with --target COL, or --dataset NAME")
+        if args.out:
+            check_output(args.out, args.data)
         X, y = split_target(read_table(args.data), args.target, args.data)
         if args.n_rows and args.n_rows < len(X):
             rows = np.random.default_rng(args.random_state).choice(
@@ -209,7 +271,8 @@ def cmd_compare(args) -> None:
         title = f"{args.data}: {len(X):,} rows, {args.folds}-fold cross-validation"
     text = _compare(X, y, args, title)
     if args.out:
-        Path(args.out).write_text(text)
+        with atomic_file(args.out, "w") as f:
+            f.write(text)
 
 
 def _write_map(model, column: str, path, n_labels: int, quiet: bool) -> None:
@@ -221,7 +284,8 @@ def _write_map(model, column: str, path, n_labels: int, quiet: bool) -> None:
     from ._plots import embedding_map
 
     ax = embedding_map(model, column, n_labels=n_labels)
-    ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+    with atomic_path(path) as temporary:
+        ax.figure.savefig(temporary, dpi=120, bbox_inches="tight", format="png")
     plt.close(ax.figure)
     if not quiet:
         print(f"map of {column!r} written to {path}")
@@ -230,6 +294,7 @@ def _write_map(model, column: str, path, n_labels: int, quiet: bool) -> None:
 def cmd_plot(args) -> None:
     from ._persistence import load
 
+    check_output(args.out, args.model)
     model = _load_model(args.model, load)
     _write_map(model, args.column, args.out, args.labels, args.quiet)
 
@@ -244,7 +309,9 @@ def cmd_demo(args) -> None:
         f"Baseball salaries (log), {len(X):,} player-seasons, {args.folds}-fold "
         "cross-validation"
     )
-    (out / "compare_baseball.md").write_text(_compare(X, y, args, title))
+    text = _compare(X, y, args, title)
+    with atomic_file(out / "compare_baseball.md", "w") as f:
+        f.write(text)
 
     embedder = _embedder(args).fit(X, y)
     embedder.save(out / "baseball.npz")
@@ -380,10 +447,26 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"entembed {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, TypeError, OSError, ModuleNotFoundError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        OSError,
+        ModuleNotFoundError,
+        FloatingPointError,  # training diverged; the message says what to lower
+    ) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"entembed {args.command}: error: {message}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(
+            f"entembed {args.command}: error: out of memory; use fewer rows or "
+            "narrower tables (--embedding-dims N)",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print(f"entembed {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -12,7 +12,7 @@ from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import EncodedTable, EntityEmbeddingBase, embedding_feature_names
+from ._base import EncodedTable, EntityEmbeddingBase
 from ._cross_fit import cross_fitted_embeddings
 from ._dataframe import numeric_array
 from ._persistence import saveable
@@ -296,12 +296,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         ndarray of str objects
             One name per output column.
         """
-        check_is_fitted(self)
-        names = [
-            name
-            for column in self.categorical_columns_
-            for name in embedding_feature_names(column, self.embedding_dims_[column])
-        ]
+        names = self.get_embedding_names_out()
         return np.asarray([*names, *self.passthrough_columns_], dtype=object)
 
     def fit_transform(self, X, y=None, sample_weight=None):

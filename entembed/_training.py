@@ -11,6 +11,8 @@ import contextlib
 import copy
 import logging
 import os
+import signal
+import threading
 import warnings
 from collections.abc import Iterator
 
@@ -117,6 +119,22 @@ def _quiet_lightning(verbose: int) -> Iterator[None]:
         logger.setLevel(level)
 
 
+@contextlib.contextmanager
+def _keep_sigint_handler() -> Iterator[None]:
+    """Put the caller's SIGINT handler back after a fit, however it ended.
+
+    After a Ctrl-C, Lightning ignores SIGINT for the rest of the process: a
+    notebook's kernel would stop answering Ctrl-C.
+    """
+    main_thread = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main_thread else None
+    try:
+        yield
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
+
+
 def check_devices(accelerator, devices, num_nodes: int = 1) -> None:
     """Refuse, before any process starts, more devices than this machine has."""
     if isinstance(devices, str) and devices.isdigit():
@@ -170,7 +188,7 @@ def train(
         extra.append(RestoreBestWeights("val_loss"))
         if patience is not None:
             extra.append(EarlyStopping("val_loss", patience=patience, mode="min"))
-    with _quiet_lightning(verbose):
+    with _quiet_lightning(verbose), _keep_sigint_handler():
         trainer = L.Trainer(
             max_epochs=max_epochs,
             accelerator=accelerator,
@@ -187,7 +205,14 @@ def train(
             num_sanity_val_steps=0,
             limit_val_batches=None if data.validation_fraction > 0 else 0,
         )
-        trainer.fit(module, datamodule=data)
+        try:
+            trainer.fit(module, datamodule=data)
+        except SystemExit:
+            # Lightning turns Ctrl-C into sys.exit(1), silent from a command
+            # line and fatal to a notebook: the caller gets the interrupt.
+            if trainer.interrupted:
+                raise KeyboardInterrupt from None
+            raise
     check_finite_training(module)
     if not all(torch.isfinite(p).all() for p in module.parameters()):
         raise FloatingPointError(

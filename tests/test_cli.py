@@ -1,8 +1,14 @@
+"""The command line: every subcommand, its outputs, and its one-line errors."""
+
+import datetime
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from training_data import interrupt_at_epoch
 
-from entembed import load
+from entembed import EntityEmbedder, EntityEmbeddingRegressor, load
 from entembed._cli import main
 from entembed.datasets import make_synthetic
 
@@ -147,8 +153,6 @@ def test_cli_bad_input_is_one_line_and_status_1(table, args, message, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
-    import re
-
     assert re.search(message, err), err
 
 
@@ -210,3 +214,125 @@ def test_cli_demo_refuses_an_output_folder_that_is_a_file(tmp_path, capsys):
     assert main(["demo", "--out-dir", str(blocker), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("entembed demo: error: ") and len(err.splitlines()) == 1
+
+
+def _one_line_error(capsys, pattern):
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert re.search(pattern, err), err
+
+
+def test_cli_refuses_an_output_that_is_an_input_before_any_work(table, capsys):
+    data = table / "data.csv"
+    before = data.read_bytes()
+    assert main(["fit", str(data), "--target", "target", "--out", str(data)]) == 1
+    _one_line_error(capsys, r"error: --out '.*data.csv' is one of the inputs")
+    assert data.read_bytes() == before
+    missing = table / "nowhere" / "model.npz"
+    assert main(["fit", str(data), "--target", "target", "--out", str(missing)]) == 1
+    _one_line_error(capsys, r"folder '.*nowhere' does not exist")
+
+
+def test_cli_reads_and_writes_tsv_gz_and_upper_case_extensions(table, capsys):
+    frame = pd.read_csv(table / "data.csv")
+    frame.to_csv(table / "DATA.TSV.GZ", sep="\t", index=False, compression="gzip")
+    model = table / "model_tsv.npz"
+    args = ["fit", str(table / "DATA.TSV.GZ"), "--target", "target"]
+    assert main([*args, "--out", str(model), *TRAIN]) == 0
+    out = table / "features.tsv.gz"
+    assert (
+        main(
+            [
+                "transform",
+                str(model),
+                str(table / "DATA.TSV.GZ"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    features = pd.read_csv(out, sep="\t")
+    assert len(features) == len(frame)
+    assert features.columns[0].startswith("c0_emb")
+
+
+def test_cli_transform_serves_a_saved_predictor_s_embeddings(table, tmp_path):
+    X = pd.read_csv(table / "data.csv")
+    y = X.pop("target")
+    model = tmp_path / "regressor.npz"
+    EntityEmbeddingRegressor(hidden_units=(8,), max_epochs=2, random_state=0).fit(
+        X, y
+    ).save(model)
+    out = tmp_path / "features.csv"
+    assert (
+        main(
+            [
+                "transform",
+                str(model),
+                str(table / "data.csv"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    loaded = load(model)
+    np.testing.assert_allclose(
+        pd.read_csv(out).to_numpy(), loaded.transform_embeddings(X), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            FloatingPointError("Training loss became NaN or infinite in epoch 2"),
+            r"error: Training loss became NaN or infinite in epoch 2$",
+        ),
+        (MemoryError(), r"error: out of memory; use fewer rows or narrower tables"),
+    ],
+    ids=["diverged", "out-of-memory"],
+)
+def test_cli_training_failures_are_one_line(table, capsys, monkeypatch, error, message):
+    def fit(self, X, y):
+        raise error
+
+    monkeypatch.setattr(EntityEmbedder, "fit", fit)
+    out = table / "never.npz"
+    assert (
+        main(["fit", str(table / "data.csv"), "--target", "target", "--out", str(out)])
+        == 1
+    )
+    _one_line_error(capsys, message)
+    assert not out.exists()
+
+
+def test_cli_ctrl_c_prints_one_line_exits_130_and_writes_nothing(
+    table, capsys, monkeypatch
+):
+    interrupt_at_epoch(monkeypatch, 1)
+    out = table / "interrupted.npz"
+    args = ["fit", str(table / "data.csv"), "--target", "target", "--out", str(out)]
+    assert main([*args, *TRAIN]) == 130
+    _one_line_error(capsys, r"^entembed fit: interrupted$")
+    assert not out.exists()
+
+
+def test_cli_refuses_categories_it_cannot_store_before_training(
+    tmp_path, capsys, monkeypatch
+):
+    frame = pd.DataFrame(
+        {"day": [datetime.date(2024, 1, d) for d in (1, 2, 3)] * 10, "y": range(30)}
+    )
+    frame.to_parquet(tmp_path / "days.parquet")
+
+    def fit(self, X, y):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(EntityEmbedder, "fit", fit)
+    args = ["fit", str(tmp_path / "days.parquet"), "--target", "y"]
+    assert main([*args, "--out", str(tmp_path / "m.npz")]) == 1
+    _one_line_error(capsys, r"Column 'day' has a category of type date")

@@ -17,12 +17,14 @@ MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 # reached from fit through a function-level import of _training.
 TORCH_FREE = {
     "_base",
+    "_cli",
     "_compare",
     "_cross_fit",
     "_dask",
     "_dataframe",
     "_embedder",
     "_embedding_dims",
+    "_files",
     "_numpy_network",
     "_persistence",
     "_plots",

@@ -3,6 +3,7 @@ TrainingConfig, and DDP launched as Lightning launches it."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,10 +12,15 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from training_data import CARDINALITIES, coded_problem
+from training_data import CARDINALITIES, coded_problem, interrupt_at_epoch
 
 from entembed import EntityEmbedder, EntityEmbeddingModule, TensorDataModule, load
-from entembed._training import RestoreBestWeights, fit_network, seeded, train
+from entembed._training import (
+    RestoreBestWeights,
+    fit_network,
+    seeded,
+    train,
+)
 from entembed._training_config import TrainingConfig
 from entembed.datasets import make_synthetic
 
@@ -269,3 +275,28 @@ def test_more_devices_than_the_machine_has_is_refused_before_launch():
         EntityEmbedder(accelerator="cpu", devices=4096, strategy="ddp", **FAST).fit(
             X, y
         )
+
+
+# -------------------------------------------------------------- interrupts
+@pytest.mark.parametrize("custom_handler", [False, True])
+def test_ctrl_c_during_fit_raises_keyboard_interrupt_in_the_caller(
+    monkeypatch, custom_handler
+):
+    pressed = []
+
+    def handler(signum, frame):  # as IPython's kernel does
+        pressed.append(signum)
+        raise KeyboardInterrupt
+
+    mine = handler if custom_handler else signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        interrupt_at_epoch(monkeypatch, 2)
+        X, y, _ = make_synthetic(300, (5,), random_state=0)
+        with pytest.raises(KeyboardInterrupt):
+            EntityEmbedder(hidden_units=(4,), max_epochs=5, random_state=0).fit(X, y)
+        # Lightning left SIGINT ignored; the caller's handler is back.
+        assert signal.getsignal(signal.SIGINT) is mine
+        assert pressed == ([signal.SIGINT] if custom_handler else [])
+    finally:
+        signal.signal(signal.SIGINT, previous)

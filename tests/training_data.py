@@ -1,8 +1,12 @@
 """Small problems the tests train on, and estimator settings that train fast."""
 
+import signal
+
 import numpy as np
 import pandas as pd
 import torch
+
+from entembed._training import History
 
 FAST = {"hidden_units": (16,), "max_epochs": 3, "batch_size": 64, "random_state": 0}
 
@@ -35,3 +39,15 @@ def coded_problem(n=600, seed=0):
     effect = torch.randn(40, generator=generator)
     target = effect[codes[:, 2]] + 0.1 * torch.randn(n, generator=generator)
     return codes, target
+
+
+def interrupt_at_epoch(monkeypatch, epoch: int) -> None:
+    """Press Ctrl-C (a real SIGINT) at the end of training epoch ``epoch``."""
+    original = History.on_train_epoch_end
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        original(self, trainer, pl_module)
+        if trainer.current_epoch + 1 == epoch:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(History, "on_train_epoch_end", on_train_epoch_end)
