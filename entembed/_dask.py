@@ -7,12 +7,13 @@ transforms there without torch.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
+
+from ._files import atomic_folder
 
 
 def transform_dask(estimator, data):
@@ -49,11 +50,12 @@ def transform_dask(estimator, data):
     return data.map_partitions(transform_partition, meta=meta)
 
 
-def write_features(estimator, data, path) -> Path:
+def write_features(estimator, data, path, *, overwrite: bool = False) -> Path:
     """Transform a Dask DataFrame and write the features as a Parquet dataset.
 
-    The dataset is written beside ``path`` and moved there only when every
-    partition succeeded: a failed run leaves nothing that looks complete.
+    The dataset is written to a temporary sibling folder and renamed into place
+    only when every partition succeeded: a failed or interrupted run leaves
+    nothing that looks complete, and an existing dataset stays as it was.
 
     Parameters
     ----------
@@ -62,22 +64,19 @@ def write_features(estimator, data, path) -> Path:
     data : dask.dataframe.DataFrame
         Rows to transform.
     path : str or Path
-        The Parquet dataset (a directory) to write.
+        The Parquet dataset (a local folder) to write. Remote URLs are refused:
+        write locally and copy.
+    overwrite : bool, default=False
+        Replace an existing dataset at ``path``. Only a folder that
+        ``write_features`` wrote (it holds a marker file) is ever replaced;
+        any other file or folder there is refused.
 
     Returns
     -------
     Path
         ``path``.
     """
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        transform_dask(estimator, data).to_parquet(partial)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    if path.exists():
-        shutil.rmtree(path)
-    partial.rename(path)
-    return path
+    with atomic_folder(path, overwrite=overwrite) as temporary:
+        # Dask writes into the existing (empty) folder it is given.
+        transform_dask(estimator, data).to_parquet(temporary)
+    return Path(path)

@@ -57,9 +57,36 @@ def test_dask_failure_names_the_partition_and_writes_nothing(fitted, tmp_path):
         transform_dask(strict, data).compute()
     with pytest.raises(ValueError, match=r"partition 3"):
         write_features(strict, data, tmp_path / "features")
-    assert not (tmp_path / "features").exists()
-    assert not (tmp_path / "features.partial").exists()
+    assert list(tmp_path.iterdir()) == []  # no partial dataset, no temporary
     written = write_features(
         embedder, dd.from_pandas(X, npartitions=3), tmp_path / "features"
     )
     assert len(pd.read_parquet(written)) == len(X)
+    # A failed rewrite leaves the dataset that was there.
+    with pytest.raises(ValueError, match=r"partition 3"):
+        write_features(strict, data, written, overwrite=True)
+    assert len(pd.read_parquet(written)) == len(X)
+    assert [p.name for p in tmp_path.iterdir()] == ["features"]
+
+
+def test_write_features_replaces_only_what_it_wrote(fitted, tmp_path):
+    dd = pytest.importorskip("dask.dataframe")
+    from entembed import write_features
+
+    embedder, X = fitted
+    data = dd.from_pandas(X.head(100), npartitions=2)
+    path = write_features(embedder, data, tmp_path / "features")
+    with pytest.raises(FileExistsError, match=r"already exists; pass overwrite=True"):
+        write_features(embedder, data, path)
+    assert (
+        len(pd.read_parquet(write_features(embedder, data, path, overwrite=True)))
+        == 100
+    )
+    mine = tmp_path / "my-results"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match=r"was not written by entembed"):
+        write_features(embedder, data, mine, overwrite=True)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    with pytest.raises(ValueError, match=r"'s3://bucket/features' is a URL"):
+        write_features(embedder, data, "s3://bucket/features")
