@@ -27,6 +27,7 @@ from ._persistence import jsonable_params, save
 from ._target import Target, as_target_array, prepare_target
 from ._training_config import TrainingConfig
 from ._vocabulary import CategoryVocabulary
+from ._warnings import warn
 
 _CATEGORICAL_KINDS = "OUSb"  # object, unicode, bytes, bool
 
@@ -204,15 +205,31 @@ class EntityEmbeddingBase(BaseEstimator):
                     "categorical_columns is empty; name at least one column to "
                     "embed, or use 'auto'."
                 )
+        is_number = [
+            pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+            for c in columns
+        ]
+        if isinstance(self.categorical_columns, str):
+            left_out = [
+                f"{c!r} ({frame[c].dtype})"
+                for c, number in zip(columns, is_number, strict=True)
+                if c not in categorical and not number
+            ]
+            if left_out:
+                warn(
+                    f"Columns {', '.join(left_out)} are neither embedded nor fed "
+                    "as numbers: categorical_columns='auto' embeds text, category "
+                    "and boolean columns. List them in categorical_columns to embed "
+                    "them, or convert them (e.g. a date to its year or weekday)."
+                )
         if self.numeric_columns is None:
             numeric = []
         elif isinstance(self.numeric_columns, str):
             numeric = [
                 c
-                for c in columns
-                if c not in categorical
-                and pd.api.types.is_numeric_dtype(frame[c])
-                and not pd.api.types.is_bool_dtype(frame[c])
+                for c, number in zip(columns, is_number, strict=True)
+                if c not in categorical and number
             ]
         else:
             numeric = self._named(

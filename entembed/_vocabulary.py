@@ -79,6 +79,51 @@ def _build_lookup(kept: np.ndarray, infrequent: np.ndarray | None):
     return pd.Index(seen, tupleize_cols=False), codes
 
 
+def _kind(value) -> str:
+    """What sort of value a category is: text, integer, real, bool or its type."""
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "integer"
+    if isinstance(value, (float, np.floating)):
+        return "real"
+    return type(value).__name__
+
+
+def _as_kind(value, kind: str):
+    """``value`` read as a category of ``kind``, or None where that is not
+    unambiguous (1 and 1.0 read as "1"; "7" as 7; "2.5" as 2.5)."""
+    found = _kind(value)
+    try:
+        if kind == "text" and found == "integer":
+            return str(int(value))
+        if kind == "text" and found == "real" and float(value).is_integer():
+            return str(int(value))
+        if kind == "text" and found == "real":
+            return str(float(value))
+        if (
+            kind == "integer"
+            and found == "text"
+            and value.strip().lstrip("+-").isdigit()
+        ):
+            return int(value)
+        if kind == "integer" and found == "real" and float(value).is_integer():
+            return int(value)
+        if kind == "real" and found in ("text", "integer"):
+            return float(value)
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
+# A transform in which more than this share of a column's rows are categories
+# never seen in fit is most likely drift (another encoding, another source).
+_UNSEEN_SHARE_WARNING = 0.5
+_UNSEEN_MIN_ROWS = 20
+
+
 def _examples(values) -> str:
     shown = ", ".join(repr(v) for v in list(values)[:_N_EXAMPLES])
     return f"{shown}, ..." if len(values) > _N_EXAMPLES else shown
@@ -416,6 +461,9 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         index, lookup_codes = self._lookups[j]
         position = index.get_indexer(uniques)
         found = position >= 0
+        if not found.all():
+            position = self._match_other_kinds(j, name, uniques, position)
+            found = position >= 0
         remap = np.empty(len(uniques) + 1, dtype=np.int32)
         remap[:-1] = lookup_codes[position]
         remap[-1] = MISSING_CODE  # codes of -1 (missing) index the last slot
@@ -430,7 +478,57 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
                     f"fit (e.g. {_examples(unseen)}). Set handle_unknown='ignore' "
                     "to map them to the shared unknown code 0."
                 )
+        if not found.all() and len(codes) >= _UNSEEN_MIN_ROWS:
+            rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
+            unseen_rows = int(rows[~found].sum())
+            if unseen_rows > _UNSEEN_SHARE_WARNING * len(codes):
+                warn(
+                    f"Column {name!r}: {unseen_rows / len(codes):.0%} of the "
+                    f"{len(codes):,} rows have categories never seen in fit (e.g. "
+                    f"{_examples(uniques[~found & (rows > 0)])}); they all share the "
+                    "unknown vector. Check that the column holds the same values "
+                    "as in fit."
+                )
         return remap[codes]
+
+    def _match_other_kinds(self, j, name, uniques, position) -> np.ndarray:
+        """Positions of unmatched values that are fit's categories in another
+        kind (integers 1, 2 where fit saw text "1", "2"), where that is
+        unambiguous: fit saw one kind only. Warns either way."""
+        index = self._lookups[j][0]
+        fitted = {_kind(v) for v in index}
+        missing = np.flatnonzero(position < 0)
+        values = [uniques[i] for i in missing]
+        other = sorted({_kind(v) for v in values} - fitted)
+        if not other or len(fitted) != 1:
+            return position
+        (kind,) = fitted
+        converted = [_as_kind(v, kind) for v in values]
+        matched = np.array([c is not None for c in converted], dtype=bool)
+        if matched.any():
+            targets = pd.Index([c for c in converted if c is not None], dtype=object)
+            found = index.get_indexer(targets)
+            position = position.copy()
+            position[missing[matched]] = found
+        now_found = np.flatnonzero(position[missing] >= 0)
+        if len(now_found):
+            example = values[int(now_found[0])]
+            example = example.item() if isinstance(example, np.generic) else example
+            python_type = {"text": "str", "integer": "int", "real": "float"}[kind]
+            warn(
+                f"Column {name!r} has {', '.join(other)} values at transform where "
+                f"fit saw {kind} ones; {len(now_found)} matched fit's categories by "
+                f"value (e.g. {example!r} as {_as_kind(example, kind)!r}). Convert "
+                f"the column with .astype({python_type}) before transform to "
+                "silence this."
+            )
+        else:
+            warn(
+                f"Column {name!r} has {', '.join(other)} values at transform where "
+                f"fit saw {kind} ones, and none of them is one of fit's categories; "
+                "they map to the unknown code."
+            )
+        return position
 
     def _raise_missing(self, name, n_missing):
         raise ValueError(

@@ -1,6 +1,9 @@
 """What the estimators share: column parameters, y checks and most_similar."""
 
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 from training_data import FAST, city_table
 
@@ -73,3 +76,24 @@ def test_error_most_similar(fitted):
         ValueError, match=r"Category 'Atlantis' has no vector of its own"
     ):
         embedder.most_similar("city", "Atlantis")
+
+
+def test_auto_selection_names_the_columns_it_leaves_out():
+    X = pd.DataFrame(
+        {
+            "city": ["a", "b"] * 20,
+            "when": pd.date_range("2024-01-01", periods=40),
+            "size": np.arange(40.0),
+        }
+    )
+    with pytest.warns(
+        UserWarning,
+        match=r"Columns 'when' \(datetime64\[.*\]\) are neither embedded nor fed as "
+        r"numbers: categorical_columns='auto'",
+    ):
+        embedder = EntityEmbedder(**FAST).fit(X, np.arange(40.0))
+    assert embedder.categorical_columns_ == ["city"]
+    assert embedder.numeric_columns_ == ["size"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EntityEmbedder(categorical_columns=["city"], **FAST).fit(X, np.arange(40.0))

@@ -51,6 +51,8 @@ def test_vocabulary_round_trip_of_seen_values(table):
                 assert back == value and type(back) is type(value)
 
 
+# New values by design: the drift warnings are expected here.
+@pytest.mark.filterwarnings("ignore:Column .* (values at transform|rows have categ)")
 @fast
 @given(
     tables,
@@ -345,3 +347,51 @@ def test_vocabulary_fitted_by_chunks_equals_fitted_at_once():
                 chunked.category_counts_[j], whole.category_counts_[j]
             )
         np.testing.assert_array_equal(chunked.transform(X), whole.transform(X))
+
+
+# ------------------------------------------------------------------- drift
+def test_vocabulary_matches_values_of_another_kind_where_unambiguous():
+    text = CategoryVocabulary().fit(pd.DataFrame({"code": ["1", "2", "10"] * 5}))
+    with pytest.warns(
+        UserWarning,
+        match=r"Column 'code' has integer values at transform where fit saw text "
+        r"ones; 2 matched fit's categories by value \(e.g. 1 as '1'\)\. Convert "
+        r"the column with .astype\(str\)",
+    ):
+        codes = text.transform(pd.DataFrame({"code": [1, 10, 7]})).ravel()
+    np.testing.assert_array_equal(
+        codes, text.transform(pd.DataFrame({"code": ["1", "10", "7"]})).ravel()
+    )
+    numbers = CategoryVocabulary().fit(pd.DataFrame({"code": [1, 2, 3] * 5}))
+    with pytest.warns(
+        UserWarning, match=r"has text values .* \(e.g. '2' as 2\).*astype\(int\)"
+    ):
+        assert numbers.transform(pd.DataFrame({"code": ["2"]})).ravel().tolist() == [3]
+    with pytest.warns(UserWarning, match=r"none of them is one of fit's categories"):
+        assert numbers.transform(pd.DataFrame({"code": ["x"]})).ravel().tolist() == [0]
+
+
+def test_vocabulary_never_converts_when_fit_saw_both_kinds():
+    mixed = CategoryVocabulary().fit(
+        pd.DataFrame({"code": pd.Series(["1", 2] * 5, dtype=object)})
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = mixed.transform(
+            pd.DataFrame({"code": pd.Series([1, "2"], dtype=object)})
+        )
+    assert codes.ravel().tolist() == [UNKNOWN_CODE, UNKNOWN_CODE]
+
+
+def test_vocabulary_warns_when_most_rows_are_unseen():
+    vocabulary = CategoryVocabulary().fit(pd.DataFrame({"city": ["Oslo", "Lima"] * 20}))
+    new = pd.DataFrame({"city": ["Rome"] * 30 + ["Oslo"] * 10})
+    with pytest.warns(
+        UserWarning,
+        match=r"Column 'city': 75% of the 40 rows have categories never seen in fit "
+        r"\(e.g. 'Rome'\); they all share the unknown vector",
+    ):
+        vocabulary.transform(new)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vocabulary.transform(new.iloc[10:30].assign(city=["Oslo"] * 15 + ["Rome"] * 5))
