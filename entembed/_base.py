@@ -9,6 +9,7 @@ estimator transforms and predicts with numpy, so serving it never imports torch.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -25,7 +26,7 @@ from ._embedding_dims import resolve_embedding_dims
 from ._numpy_network import NumpyNetwork
 from ._persistence import jsonable_params, save
 from ._target import Target, as_target_array, prepare_target
-from ._training_config import TrainingConfig
+from ._training_config import TrainingConfig, check_memory
 from ._vocabulary import CategoryVocabulary
 from ._warnings import warn
 
@@ -116,6 +117,7 @@ class EntityEmbeddingBase(BaseEstimator):
         "num_nodes": [Interval(Integral, 1, None, closed="left")],
         "precision": "no_validation",
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "checkpoint_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -148,6 +150,7 @@ class EntityEmbeddingBase(BaseEstimator):
         num_nodes=1,
         precision="32-true",
         n_threads=None,
+        checkpoint_dir=None,
         random_state=None,
         verbose=False,
     ):
@@ -176,6 +179,7 @@ class EntityEmbeddingBase(BaseEstimator):
         self.num_nodes = num_nodes
         self.precision = precision
         self.n_threads = n_threads
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.verbose = verbose
 
@@ -300,7 +304,9 @@ class EntityEmbeddingBase(BaseEstimator):
             embedding_dims=list(dims.values()),
             numeric_columns=numeric,
             seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
+            table_names=categorical,
         )
+        check_memory(config, len(codes))
         from ._training import fit_network
 
         network, history = fit_network(

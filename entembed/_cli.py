@@ -134,6 +134,7 @@ def _embedder(args):
         cv=getattr(args, "cv", None),
         embedding_dims=int(dims) if dims.isdigit() else dims,
         max_epochs=args.max_epochs,
+        checkpoint_dir=getattr(args, "checkpoint_dir", None),
         random_state=args.random_state,
         verbose=not args.quiet,
     )
@@ -343,6 +344,12 @@ def _training_options(parser, *, columns: bool = True) -> None:
             help="cross-fit the training rows' features in K folds",
         )
         parser.add_argument("--embedding-dims", default="auto", metavar="auto|N")
+        parser.add_argument(
+            "--checkpoint-dir",
+            metavar="DIR",
+            help="checkpoint every epoch here; rerun the same command to resume "
+            "an interrupted fit",
+        )
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress output")

@@ -7,7 +7,7 @@ the speed of a hand-written torch loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import lightning as L
 import numpy as np
@@ -65,6 +65,10 @@ class TensorBatches:
         This process's shard.
     drop_single : bool, default=False
         Skip a final batch of one row (batch normalisation cannot train on it).
+    epoch : callable or None, default=None
+        Returns the training epoch, whose number seeds the pass's permutation,
+        so that a fit resumed from a checkpoint sees the batches an
+        uninterrupted one would. None counts the passes instead.
     """
 
     def __init__(
@@ -78,8 +82,10 @@ class TensorBatches:
         rank: int = 0,
         world_size: int = 1,
         drop_single: bool = False,
+        epoch: Callable[[], int] | None = None,
     ) -> None:
         self.tensors, self.rows = tensors, rows
+        self.epoch = epoch
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size, self.drop_single = rank, world_size, drop_single
         self.passes = 0
@@ -97,7 +103,8 @@ class TensorBatches:
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         rows = self.rows
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.passes)
+            number = self.passes if self.epoch is None else self.epoch()
+            generator = torch.Generator().manual_seed(self.seed + number)
             rows = rows[torch.randperm(len(rows), generator=generator)]
         self.passes += 1
         if self.world_size > 1:
@@ -246,6 +253,7 @@ class TensorDataModule(L.LightningDataModule):
             rank=rank,
             world_size=world,
             drop_single=train and self.drop_single,
+            epoch=(lambda: trainer.current_epoch) if trainer is not None else None,
         )
 
     def train_dataloader(self) -> TensorBatches:

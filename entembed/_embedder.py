@@ -93,6 +93,14 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         there is one. A model trained on a GPU transforms on any CPU.
     n_threads : int or None, default=None
         torch threads during fit (None: torch's default).
+    checkpoint_dir : str, path or None, default=None
+        Resumable training: each epoch ends with a checkpoint in a folder of
+        this directory named after the data and settings, and a fit with the
+        same data and parameters that finds one (after a crash, a kill or
+        Ctrl-C) resumes from its last completed epoch; with a seed it ends with
+        the same tables as an uninterrupted fit. The folder is removed when the
+        fit completes. Checkpoints are torch pickles: use a directory only you
+        write to.
     random_state : int, RandomState or None, default=None
         Seed of the initial tables, the validation split and the batches; an
         int makes CPU training reproducible.
@@ -181,6 +189,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         num_nodes=1,
         precision="32-true",
         n_threads=None,
+        checkpoint_dir=None,
         random_state=None,
         verbose=False,
     ):
@@ -210,6 +219,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             num_nodes=num_nodes,
             precision=precision,
             n_threads=n_threads,
+            checkpoint_dir=checkpoint_dir,
             random_state=random_state,
             verbose=verbose,
         )

@@ -101,6 +101,8 @@ def jsonable_params(params: dict) -> dict:
     for name, value in params.items():
         if isinstance(value, tuple):
             value = list(value)
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
         if isinstance(value, np.ndarray):
             value = value.tolist()
         try:

@@ -11,10 +11,12 @@ import contextlib
 import copy
 import logging
 import os
+import shutil
 import signal
 import threading
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -41,6 +43,12 @@ class History(Callback):
         row = {"epoch": trainer.current_epoch + 1}
         row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items())})
         self.epochs.append(row)
+
+    def state_dict(self) -> dict:
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.epochs = list(state_dict["epochs"])
 
 
 class EpochProgress(Callback):
@@ -89,6 +97,40 @@ class RestoreBestWeights(Callback):
     def on_fit_end(self, trainer, pl_module) -> None:
         if self._state is not None:
             pl_module.load_state_dict(self._state)
+
+    def state_dict(self) -> dict:
+        return {
+            "score": self.best_score,
+            "epoch": self.best_epoch,
+            "state": self._state,
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best_score, self.best_epoch = state_dict["score"], state_dict["epoch"]
+        self._state = state_dict["state"]
+
+
+class RandomState(Callback):
+    """Carry torch's random state in checkpoints: dropout after a resume draws
+    what it would have drawn in an uninterrupted fit."""
+
+    def state_dict(self) -> dict:
+        return {"torch": torch.get_rng_state()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        torch.set_rng_state(state_dict["torch"])
+
+
+class EpochCheckpoint(Callback):
+    """Write a checkpoint at the end of every training epoch, after the other
+    callbacks (it comes last in the list): the history and the best weights
+    in it include that epoch. Lightning writes it atomically."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        trainer.save_checkpoint(self.path)
 
 
 @contextlib.contextmanager
@@ -171,13 +213,16 @@ def train(
     gradient_clip_val: float | None = None,
     verbose: int = 0,
     callbacks: list[Callback] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> list[dict[str, float]]:
     """Fit ``module`` on ``data`` and return the per-epoch history.
 
     With a validation split, the weights of the best validation epoch are
     restored at the end, and training stops after ``patience`` epochs without
     improvement (``None``: no early stopping). A NaN or infinite training loss
-    raises ``FloatingPointError`` naming the epoch.
+    raises ``FloatingPointError`` naming the epoch. With ``checkpoint_dir``,
+    each epoch ends with a checkpoint there (``last.ckpt``), and a fit that
+    finds one resumes from it.
     """
     check_devices(accelerator, devices, num_nodes)
     history = History()
@@ -185,9 +230,15 @@ def train(
     if verbose >= 1:
         extra.append(EpochProgress())
     if data.validation_fraction > 0:
-        extra.append(RestoreBestWeights("val_loss"))
+        if not any(isinstance(c, RestoreBestWeights) for c in extra):
+            extra.append(RestoreBestWeights("val_loss"))  # one: its state is saved
         if patience is not None:
             extra.append(EarlyStopping("val_loss", patience=patience, mode="min"))
+    resume_from = None
+    if checkpoint_dir is not None:
+        last = Path(checkpoint_dir) / "last.ckpt"
+        resume_from = str(last) if last.is_file() else None
+        extra += [RandomState(), EpochCheckpoint(last)]
     with _quiet_lightning(verbose), _keep_sigint_handler():
         trainer = L.Trainer(
             max_epochs=max_epochs,
@@ -206,7 +257,7 @@ def train(
             limit_val_batches=None if data.validation_fraction > 0 else 0,
         )
         try:
-            trainer.fit(module, datamodule=data)
+            trainer.fit(module, datamodule=data, ckpt_path=resume_from)
         except SystemExit:
             # Lightning turns Ctrl-C into sys.exit(1), silent from a command
             # line and fatal to a notebook: the caller gets the interrupt.
@@ -272,6 +323,10 @@ def fit_network(
         shape = target.shape[1:]
         with np.errstate(invalid="ignore", over="ignore"):
             target = (target - output_mean.reshape(shape)) / output_scale.reshape(shape)
+    checkpoints = None
+    if config.checkpoint_dir is not None:
+        fingerprint = config.fingerprint(codes, numeric, target, sample_weight)
+        checkpoints = Path(config.checkpoint_dir) / f"fit-{fingerprint}"
     threads = torch.get_num_threads()
     if config.n_threads is not None:
         torch.set_num_threads(config.n_threads)
@@ -320,9 +375,12 @@ def fit_network(
                 patience=config.patience,
                 gradient_clip_val=config.gradient_clip_val,
                 verbose=config.verbose,
+                checkpoint_dir=checkpoints,
             )
     finally:
         torch.set_num_threads(threads)
+    if checkpoints is not None:  # the fit is complete: nothing left to resume
+        shutil.rmtree(checkpoints, ignore_errors=True)
     module.network.eval()
     network = module.network.to_numpy()
     network.output_mean, network.output_scale = output_mean, output_scale

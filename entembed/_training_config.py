@@ -8,8 +8,15 @@ reuse their parent's config, so they train the same network from the same start.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, fields
 from typing import Any
+
+import numpy as np
+
+# What a checkpoint belongs to: everything but how the process runs.
+_NOT_IN_FINGERPRINT = ("n_threads", "verbose", "checkpoint_dir", "table_names")
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class TrainingConfig:
     embedding_dims: tuple[int, ...]
     numeric_columns: tuple[str, ...]
     seed: int
+    table_names: tuple[str, ...] = ()  # the embedded columns, for messages
     # The network.
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.0
@@ -51,6 +59,7 @@ class TrainingConfig:
     # The process.
     n_threads: int | None = None
     verbose: int = 0
+    checkpoint_dir: str | None = None
 
     @classmethod
     def from_params(cls, params: dict, **found) -> TrainingConfig:
@@ -66,5 +75,76 @@ class TrainingConfig:
         settings["cardinalities"] = tuple(int(n) for n in settings["cardinalities"])
         settings["embedding_dims"] = tuple(int(d) for d in settings["embedding_dims"])
         settings["numeric_columns"] = tuple(settings["numeric_columns"])
+        settings["table_names"] = tuple(settings.get("table_names", ()))
         settings["verbose"] = int(settings.get("verbose", 0))
+        if settings.get("checkpoint_dir") is not None:
+            settings["checkpoint_dir"] = os.fspath(settings["checkpoint_dir"])
         return cls(**settings)
+
+    def fingerprint(self, *arrays) -> str:
+        """A digest of these settings and the training data: a checkpoint made
+        under one fingerprint resumes only the same fit."""
+        digest = hashlib.sha256()
+        settings = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in _NOT_IN_FINGERPRINT
+        }
+        digest.update(repr(sorted(settings.items())).encode())
+        for array in arrays:
+            if array is None:
+                digest.update(b"none")
+                continue
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(array.data)
+        return digest.hexdigest()[:20]
+
+
+def available_memory() -> int | None:
+    """Bytes of memory free for a new allocation now, where the OS tells."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this platform
+        return None
+
+
+# What training holds per table: the parameter, its dense gradient, the best
+# epoch's copy (RestoreBestWeights) and the numpy copy kept after fit.
+_COPIES_PER_TABLE = 4
+
+
+def check_memory(config: TrainingConfig, n_rows: int) -> None:
+    """Refuse, before any allocation, a fit whose tables cannot fit in memory.
+
+    The estimate counts the tables four times (parameter, gradient, the best
+    epoch's copy and the served copy), the one-hot baseline's dense batch, and
+    the training data as tensors. It is a lower bound: the hidden layers and
+    Python's own overhead come on top.
+    """
+    available = available_memory()
+    if available is None:
+        return
+    table_bytes = [
+        n * d * 4
+        for n, d in zip(config.cardinalities, config.embedding_dims, strict=True)
+    ]
+    need = _COPIES_PER_TABLE * sum(table_bytes)
+    if config.encoder == "onehot":
+        need += config.batch_size * sum(config.cardinalities) * 4 * 2
+    need += n_rows * (
+        len(config.cardinalities) * 8 + len(config.numeric_columns) * 4 + 8
+    )
+    if need <= available:
+        return
+    j = max(range(len(table_bytes)), key=table_bytes.__getitem__)
+    name = repr(config.table_names[j]) if config.table_names else str(j)
+    raise ValueError(
+        f"Training needs at least {need / 2**30:.1f} GiB (the tables, their "
+        f"gradients and copies), more than the {available / 2**30:.1f} GiB of "
+        f"memory available. The largest table, column {name}, has "
+        f"{config.cardinalities[j]:,} categories x "
+        f"{config.embedding_dims[j]} dimensions ({table_bytes[j] / 2**30:.2f} GiB "
+        "per copy). Group rare categories with min_frequency (e.g. 5) or cap them "
+        "with max_categories, or give it a smaller width in embedding_dims."
+    )

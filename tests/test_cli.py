@@ -336,3 +336,15 @@ def test_cli_refuses_categories_it_cannot_store_before_training(
     args = ["fit", str(tmp_path / "days.parquet"), "--target", "y"]
     assert main([*args, "--out", str(tmp_path / "m.npz")]) == 1
     _one_line_error(capsys, r"Column 'day' has a category of type date")
+
+
+def test_cli_fit_with_a_checkpoint_dir_cleans_up_when_done(table, tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    args = ["fit", str(table / "data.csv"), "--target", "target"]
+    out = tmp_path / "model.npz"
+    assert (
+        main([*args, "--out", str(out), "--checkpoint-dir", str(checkpoints), *TRAIN])
+        == 0
+    )
+    assert load(out).get_params()["checkpoint_dir"] == str(checkpoints)
+    assert list(checkpoints.iterdir()) == []

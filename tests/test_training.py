@@ -10,6 +10,7 @@ import textwrap
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from training_data import CARDINALITIES, coded_problem, interrupt_at_epoch
@@ -300,3 +301,94 @@ def test_ctrl_c_during_fit_raises_keyboard_interrupt_in_the_caller(
         assert pressed == ([signal.SIGINT] if custom_handler else [])
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.filterwarnings("ignore:Column 'user' has 200000 distinct")
+def test_memory_guard_names_the_column_before_any_allocation(monkeypatch):
+    import entembed._training_config as planning
+
+    # One column of 200,000 categories, on a machine with 1 GiB free.
+    monkeypatch.setattr(planning, "available_memory", lambda: 2**30)
+    X = pd.DataFrame(
+        {"user": [f"u{i}" for i in range(200_000)], "plan": ["a", "b"] * 100_000}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"Training needs at least 1\.8 GiB .* more than the 1\.0 GiB of "
+        r"memory available\. The largest table, column 'user', has 200,002 "
+        r"categories x 600 dimensions \(0\.45 GiB per copy\)\. Group rare "
+        r"categories with min_frequency",
+    ):
+        EntityEmbedder(random_state=0).fit(X, np.zeros(len(X)))
+
+
+# ------------------------------------------------------ resumable training
+RESUME_SCRIPT = """
+import os, signal, sys
+import numpy as np
+from entembed import EntityEmbedder
+from entembed._training import History
+from entembed.datasets import make_synthetic
+
+kill_at = int(sys.argv[1])
+ran = []  # the epochs this process trained
+original = History.on_train_epoch_end
+def on_train_epoch_end(self, trainer, pl_module):
+    original(self, trainer, pl_module)
+    ran.append(trainer.current_epoch + 1)
+    if trainer.current_epoch + 1 == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+History.on_train_epoch_end = on_train_epoch_end
+
+X, y, _ = make_synthetic(1500, (20, 40), random_state=0)
+embedder = EntityEmbedder(
+    hidden_units=(16,), max_epochs=6, patience=None, dropout=0.2, random_state=0,
+    checkpoint_dir={folder!r},
+).fit(X, y)
+np.save(sys.argv[2], embedder.transform(X))
+print(ran, embedder.history_["epoch"].tolist())
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_fit_resumes_from_its_last_epoch_and_ends_the_same(tmp_path):
+    script = tmp_path / "fit.py"
+    script.write_text(RESUME_SCRIPT.format(folder=str(tmp_path / "checkpoints")))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run(kill_at, out):
+        return subprocess.run(
+            [sys.executable, str(script), str(kill_at), str(tmp_path / out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    killed = run(3, "never.npy")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert list((tmp_path / "checkpoints").iterdir())  # the run's checkpoint
+    resumed = run(0, "resumed.npy")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # It trained epochs 3 to 6 only; its history spans both processes.
+    assert resumed.stdout.strip() == "[3, 4, 5, 6] [1, 2, 3, 4, 5, 6]"
+    assert list((tmp_path / "checkpoints").iterdir()) == []  # removed when done
+    fresh = run(0, "fresh.npy")
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "fresh.npy")
+    )
+
+
+def test_a_checkpoint_belongs_to_its_data_and_settings():
+    codes, target = coded_problem(n=50)
+    config = _config()
+    same = config.fingerprint(codes.numpy(), None, target.numpy())
+    assert same == _config(
+        n_threads=2, verbose=1, checkpoint_dir="elsewhere"
+    ).fingerprint(codes.numpy(), None, target.numpy())
+    assert same != _config(batch_size=7).fingerprint(
+        codes.numpy(), None, target.numpy()
+    )
+    assert same != config.fingerprint(codes.numpy(), None, target.numpy() + 1)
+    assert same != config.fingerprint(codes.numpy(), np.zeros((50, 1)), target.numpy())
