@@ -2,6 +2,9 @@
 
 import datetime
 import re
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -348,3 +351,27 @@ def test_cli_fit_with_a_checkpoint_dir_cleans_up_when_done(table, tmp_path):
     )
     assert load(out).get_params()["checkpoint_dir"] == str(checkpoints)
     assert list(checkpoints.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_cli_process_interrupted_by_sigint_exits_130(table, tmp_path):
+    # A real SIGINT to a real `entembed fit` process, at the end of epoch 1.
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        from entembed._cli import main
+        from entembed._training import History
+
+        original = History.on_train_epoch_end
+        def on_train_epoch_end(self, trainer, pl_module):
+            original(self, trainer, pl_module)
+            os.kill(os.getpid(), signal.SIGINT)
+        History.on_train_epoch_end = on_train_epoch_end
+        sys.exit(main(["fit", {str(table / "data.csv")!r}, "--target", "target",
+                       "--out", {str(tmp_path / "model.npz")!r}, "--quiet"]))
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 130, result.stderr[-2000:]
+    assert result.stderr.strip() == "entembed fit: interrupted"
+    assert list(tmp_path.iterdir()) == []
