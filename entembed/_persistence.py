@@ -87,8 +87,14 @@ _DECODERS = {"b": bool, "i": int, "f": float, "s": str, "t": pd.Timestamp}
 
 
 def decode_values(data: dict) -> np.ndarray:
-    if data["dtype"] != "object":
-        return np.array(data["values"], dtype=np.dtype(data["dtype"]))
+    """The array that :func:`encode_values` stored."""
+    dtype, values = data["dtype"], data["values"]
+    if not isinstance(dtype, str) or not isinstance(values, list):
+        raise ValueError(f"stored values of dtype {dtype!r} are not a list")
+    if dtype != "object":
+        if np.dtype(dtype).kind not in "biufmM":
+            raise ValueError(f"stored values have dtype {dtype!r}")
+        return np.array(values, dtype=np.dtype(dtype))
     out = np.empty(len(data["values"]), dtype=object)
     for i, (tag, value) in enumerate(data["values"]):
         out[i] = _DECODERS[tag](value)

@@ -636,4 +636,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         if [len(c) for c in counts] != [len(kept) for kept in categories]:
             raise ValueError("category counts disagree with the categories")
         vocabulary._set_fitted(columns, categories, infrequent, counts, has_names=True)
+        for column, (index, _) in zip(columns, vocabulary._lookups, strict=True):
+            if not index.is_unique or index.hasnans:
+                raise ValueError(f"categories of {column!r} repeat or are missing")
         return vocabulary
