@@ -47,6 +47,11 @@ class EntityEmbeddingModule(L.LightningModule):
         :class:`TableSGDAdamW`). It multiplies the gradient of the batch's mean
         loss, in which a category's row gets ``1 / batch_size`` of each of its
         rows' gradients: hence the large value.
+    sparse_gradients : bool, default=True
+        Table gradients of the rows each batch touched only, so a step costs
+        O(batch x width) instead of O(table). Dense where a Trainer cannot
+        use them: gradient clipping (no sparse norm kernel) and multi-GPU DDP
+        (NCCL has no sparse all-reduce); DDP on CPU processes (gloo) keeps them.
 
     Examples
     --------
@@ -82,6 +87,7 @@ class EntityEmbeddingModule(L.LightningModule):
         learning_rate: float = 3e-3,
         weight_decay: float = 0.0,
         table_learning_rate: float = 100.0,
+        sparse_gradients: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -116,6 +122,11 @@ class EntityEmbeddingModule(L.LightningModule):
         # would synchronise the GPU each step.
         self.register_buffer(
             "nonfinite_steps", torch.zeros((), dtype=torch.long), persistent=False
+        )
+
+    def setup(self, stage: str) -> None:
+        self.network.set_sparse_gradients(
+            self.hparams.sparse_gradients and _sparse_gradients_work(self.trainer)
         )
 
     def forward(self, codes: torch.Tensor, numeric: torch.Tensor | None = None):
@@ -257,6 +268,17 @@ class TableSGDAdamW(torch.optim.Optimizer):
             self.optimizers, state_dict["optimizers"], strict=True
         ):
             optimizer.load_state_dict(state)
+
+
+def _sparse_gradients_work(trainer) -> bool:
+    """Whether this Trainer can step with sparse table gradients."""
+    if trainer is None:
+        return True
+    if trainer.gradient_clip_val:  # clip_grad_norm_ has no kernel for sparse
+        return False
+    strategy = trainer.strategy
+    # NCCL cannot all-reduce sparse tensors; gloo (CPU processes) can.
+    return not (trainer.world_size > 1 and strategy.root_device.type == "cuda")
 
 
 def learning_rates(module: EntityEmbeddingModule) -> str:

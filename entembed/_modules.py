@@ -109,6 +109,21 @@ class EmbeddingTables(nn.Module):
         """
         return [table.weight for table in self.tables]
 
+    def set_sparse_gradients(self, sparse: bool) -> None:
+        """Give each table a sparse gradient: the rows its batch touched only.
+
+        A dense gradient is as large as the table, so every step zeroes,
+        writes and reads it in full; a sparse one costs O(batch rows x width),
+        and plain SGD applies it to those rows alone, with the same result.
+
+        Parameters
+        ----------
+        sparse : bool
+            Sparse (True) or dense (False) gradients from the next backward.
+        """
+        for table in self.tables:
+            table.sparse = bool(sparse)
+
 
 class OneHotLinear(nn.Module):
     """The one-hot linear baseline: ``nn.Linear(n, width, bias=False)`` on one-hots.
@@ -283,6 +298,19 @@ class EntityEmbeddingNetwork(nn.Module):
             One per column, shape ``(cardinality, width)``.
         """
         return self.encoder.weights()
+
+    def set_sparse_gradients(self, sparse: bool) -> None:
+        """Sparse table gradients where the encoder has them (lookup tables).
+
+        The one-hot baseline multiplies dense matrices: its gradient is dense.
+
+        Parameters
+        ----------
+        sparse : bool
+            See :meth:`EmbeddingTables.set_sparse_gradients`.
+        """
+        if isinstance(self.encoder, EmbeddingTables):
+            self.encoder.set_sparse_gradients(sparse)
 
     def table_parameters(self) -> list[nn.Parameter]:
         """The parameters that hold the tables.

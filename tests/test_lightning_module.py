@@ -1,5 +1,6 @@
 """EntityEmbeddingModule: loss, metrics, the tables' SGD optimiser, its errors."""
 
+import lightning as L
 import pytest
 import torch
 from training_data import CARDINALITIES, coded_problem
@@ -109,3 +110,71 @@ def test_error_nonfinite_loss_names_the_epoch():
 def test_module_error_on_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         EntityEmbeddingModule([3], [2], **kwargs)
+
+
+# ------------------------------------------------------ sparse table steps
+def _fit_tables(**module_kwargs):
+    codes, target = coded_problem()
+    data = TensorDataModule(codes, target, batch_size=64, random_state=0)
+    with seeded(0):
+        module = EntityEmbeddingModule(
+            CARDINALITIES, [3, 4, 6], hidden_units=(16,), **module_kwargs
+        )
+        train(
+            module, data, max_epochs=2, accelerator="cpu", callbacks=[GradientKinds()]
+        )
+    return module
+
+
+class GradientKinds(L.Callback):
+    """Records whether each step's table gradients were sparse."""
+
+    def __init__(self):
+        self.sparse = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        tables = pl_module.network.table_parameters()
+        self.sparse.append(all(p.grad is None or p.grad.is_sparse for p in tables))
+
+
+def test_sparse_table_steps_equal_dense_ones_after_two_epochs():
+    sparse = _fit_tables()
+    dense = _fit_tables(sparse_gradients=False)
+    for a, b in zip(sparse.network.tables(), dense.network.tables(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    assert any(p.sparse for p in sparse.network.encoder.tables)
+    assert not any(p.sparse for p in dense.network.encoder.tables)
+
+
+def test_sparse_steps_leave_rows_absent_from_the_batch_exactly_in_place():
+    with seeded(0):
+        module = EntityEmbeddingModule([50, 5], [4, 2], hidden_units=(8,))
+    module.network.set_sparse_gradients(True)
+    optimizer = module.configure_optimizers()
+    before = [t.detach().clone() for t in module.network.tables()]
+    loss = module(torch.tensor([[3, 1], [7, 1]])).square().mean()
+    loss.backward()
+    assert all(p.grad.is_sparse for p in module.network.table_parameters())
+    optimizer.step()
+    after = module.network.tables()
+    untouched = torch.ones(50, dtype=torch.bool)
+    untouched[[3, 7]] = False
+    assert torch.equal(after[0][untouched], before[0][untouched])
+    assert not torch.equal(after[0][3], before[0][3])
+
+
+def test_gradient_clipping_falls_back_to_dense_table_gradients():
+    codes, target = coded_problem()
+    data = TensorDataModule(codes, target, batch_size=64, random_state=0)
+    kinds = GradientKinds()
+    module = EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], hidden_units=(16,))
+    train(module, data, max_epochs=1, gradient_clip_val=1.0, callbacks=[kinds])
+    assert kinds.sparse and not any(kinds.sparse)
+    kinds = GradientKinds()
+    train(
+        EntityEmbeddingModule(CARDINALITIES, [3, 4, 6]),
+        data,
+        max_epochs=1,
+        callbacks=[kinds],
+    )
+    assert kinds.sparse and all(kinds.sparse)
