@@ -8,7 +8,6 @@ print one line and exit with status 1; no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import atomic_file, atomic_path, same_file
+from ._files import atomic_file, atomic_path, check_writable, same_file
 
 # Last suffix first: "data.TSV.gz" is a gzipped tab-separated file.
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
@@ -84,26 +83,15 @@ def write_table(frame: pd.DataFrame, path: str) -> None:
             )
 
 
-def check_output(out, *inputs, verb: str = "write") -> None:
-    """Cheap checks before any work: the output is not an input, and its folder
-    exists and is writable."""
+def check_output(out, *inputs) -> None:
+    """Cheap checks before any work: the output is not one of the inputs, and
+    it can be written (an existing, writable folder)."""
     for source in inputs:
         if source is not None and same_file(out, source):
             raise CommandError(
                 f"--out {str(out)!r} is one of the inputs; write to another file"
             )
-    target = Path(out)
-    if target.is_dir():
-        raise CommandError(f"--out {str(out)!r} is a directory; name a file")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise CommandError(
-            f"cannot {verb} {str(out)!r}: folder {str(folder)!r} does not exist"
-        )
-    if not os.access(folder, os.W_OK):
-        raise CommandError(
-            f"cannot {verb} {str(out)!r}: folder {str(folder)!r} is not writable"
-        )
+    check_writable(out)
 
 
 def split_target(data: pd.DataFrame, target: str, source: str):

@@ -27,11 +27,9 @@ def _check_local(path) -> Path:
     return Path(text)
 
 
-@contextlib.contextmanager
-def atomic_path(path) -> Iterator[Path]:
-    """A temporary sibling of ``path`` to write to; on success it replaces
-    ``path`` in one rename, on any exception it is removed and ``path`` is
-    untouched."""
+def check_writable(path) -> Path:
+    """``path`` as a local file that can be written: not a URL, not a folder,
+    in an existing folder this process may write to."""
     path = _check_local(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; pass a file name to write to.")
@@ -40,6 +38,18 @@ def atomic_path(path) -> Iterator[Path]:
         raise FileNotFoundError(
             f"Cannot write {path}: the folder {parent} does not exist."
         )
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"Cannot write {path}: the folder {parent} is read-only.")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write to; on success it replaces
+    ``path`` in one rename, on any exception it is removed and ``path`` is
+    untouched."""
+    path = check_writable(path)
+    parent = path.parent if str(path.parent) else Path(".")
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     os.close(handle)
     temporary = Path(name)

@@ -233,7 +233,9 @@ def test_cli_refuses_an_output_that_is_an_input_before_any_work(table, capsys):
     assert data.read_bytes() == before
     missing = table / "nowhere" / "model.npz"
     assert main(["fit", str(data), "--target", "target", "--out", str(missing)]) == 1
-    _one_line_error(capsys, r"folder '.*nowhere' does not exist")
+    _one_line_error(
+        capsys, r"Cannot write .*model.npz: the folder .*nowhere does not exist"
+    )
 
 
 def test_cli_reads_and_writes_tsv_gz_and_upper_case_extensions(table, capsys):

@@ -2,41 +2,28 @@
 
 import pytest
 import torch
+from training_data import MODULE_CARDINALITIES, MODULE_DIMS, module_codes
 
 from entembed import EmbeddingTables, EntityEmbeddingNetwork, OneHotLinear
 
-CARDINALITIES = [2, 3, 7, 50]
-
-
-DIMS = [1, 2, 4, 9]
-
-
-def _codes(n=64, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    codes = torch.stack(
-        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
-    )
-    codes[:4] = torch.tensor([0, 1, 0, 1])[:, None]  # reserved unknown/missing codes
-    return codes
-
 
 def test_embedding_tables_shape_and_reserved_codes():
-    tables = EmbeddingTables(CARDINALITIES, DIMS)
-    out = tables(_codes())
-    assert out.shape == (64, sum(DIMS))
+    tables = EmbeddingTables(MODULE_CARDINALITIES, MODULE_DIMS)
+    out = tables(module_codes())
+    assert out.shape == (64, sum(MODULE_DIMS))
     # row 0 has code 0 everywhere: the output is the 0th row of every table
     expected = torch.cat([w[0] for w in tables.weights()])
     torch.testing.assert_close(out[0], expected)
 
 
 def test_onehot_linear_equals_embedding_forward_and_gradient():
-    tables = EmbeddingTables(CARDINALITIES, DIMS)
-    onehot = OneHotLinear(CARDINALITIES, DIMS)
+    tables = EmbeddingTables(MODULE_CARDINALITIES, MODULE_DIMS)
+    onehot = OneHotLinear(MODULE_CARDINALITIES, MODULE_DIMS)
     with torch.no_grad():
         for linear, weight in zip(onehot.linears, tables.weights(), strict=True):
             linear.weight.copy_(weight.T)
-    codes = _codes()
-    upstream = torch.randn(len(codes), sum(DIMS))
+    codes = module_codes()
+    upstream = torch.randn(len(codes), sum(MODULE_DIMS))
     out_embedding, out_onehot = tables(codes), onehot(codes)
     torch.testing.assert_close(out_embedding, out_onehot, rtol=0, atol=1e-7)
     (out_embedding * upstream).sum().backward()
@@ -57,22 +44,26 @@ def test_onehot_linear_equals_embedding_forward_and_gradient():
 
 def test_same_seed_gives_both_encoders_the_same_initial_tables():
     torch.manual_seed(3)
-    tables = EmbeddingTables(CARDINALITIES, DIMS)
+    tables = EmbeddingTables(MODULE_CARDINALITIES, MODULE_DIMS)
     torch.manual_seed(3)
-    onehot = OneHotLinear(CARDINALITIES, DIMS)
+    onehot = OneHotLinear(MODULE_CARDINALITIES, MODULE_DIMS)
     for a, b in zip(tables.weights(), onehot.weights(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_network_trained_with_either_encoder_ends_with_the_same_tables():
-    codes = _codes(n=512, seed=1)
+    codes = module_codes(n=512, seed=1)
     numeric = torch.randn(512, 2)
     target = (codes[:, 2:3] % 3).float() + numeric[:, :1]
     tables = []
     for encoder in ("embedding", "onehot"):
         torch.manual_seed(0)
         network = EntityEmbeddingNetwork(
-            CARDINALITIES, DIMS, n_numeric=2, hidden_units=(16, 8), encoder=encoder
+            MODULE_CARDINALITIES,
+            MODULE_DIMS,
+            n_numeric=2,
+            hidden_units=(16, 8),
+            encoder=encoder,
         )
         optimizer = torch.optim.AdamW(network.parameters(), lr=1e-2, weight_decay=1e-3)
         for _epoch in range(2):
@@ -90,15 +81,15 @@ def test_network_trained_with_either_encoder_ends_with_the_same_tables():
     # and training moved the tables (the comparison is not between two inits)
     torch.manual_seed(0)
     fresh = EntityEmbeddingNetwork(
-        CARDINALITIES, DIMS, n_numeric=2, hidden_units=(16, 8)
+        MODULE_CARDINALITIES, MODULE_DIMS, n_numeric=2, hidden_units=(16, 8)
     )
     assert (fresh.tables()[2] - tables[0][2]).abs().max() > 1e-3
 
 
 def test_network_shapes_batch_norm_dropout_and_numeric_scaling():
     network = EntityEmbeddingNetwork(
-        CARDINALITIES,
-        DIMS,
+        MODULE_CARDINALITIES,
+        MODULE_DIMS,
         n_numeric=3,
         n_outputs=4,
         hidden_units=(8,),
@@ -106,10 +97,10 @@ def test_network_shapes_batch_norm_dropout_and_numeric_scaling():
         batch_norm=True,
     )
     network.set_numeric_scaling(torch.tensor([1.0, 2, 3]), torch.tensor([1.0, 1, 0]))
-    assert network(_codes(), torch.randn(64, 3)).shape == (64, 4)
+    assert network(module_codes(), torch.randn(64, 3)).shape == (64, 4)
     assert network.numeric_scale.min() > 0
-    linear = EntityEmbeddingNetwork(CARDINALITIES, DIMS, hidden_units=())
-    assert linear(_codes()).shape == (64, 1)
+    linear = EntityEmbeddingNetwork(MODULE_CARDINALITIES, MODULE_DIMS, hidden_units=())
+    assert linear(module_codes()).shape == (64, 1)
 
 
 @pytest.mark.parametrize(

@@ -3,30 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from training_data import MODULE_CARDINALITIES, MODULE_DIMS, module_codes
 
 from entembed import EntityEmbeddingNetwork
-
-CARDINALITIES = [2, 3, 7, 50]
-
-
-DIMS = [1, 2, 4, 9]
-
-
-def _codes(n=64, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    codes = torch.stack(
-        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
-    )
-    codes[:4] = torch.tensor([0, 1, 0, 1])[:, None]  # reserved unknown/missing codes
-    return codes
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_numpy_copy_predicts_like_the_torch_network(batch_norm):
     torch.manual_seed(0)
     network = EntityEmbeddingNetwork(
-        CARDINALITIES,
-        DIMS,
+        MODULE_CARDINALITIES,
+        MODULE_DIMS,
         n_numeric=2,
         n_outputs=3,
         hidden_units=(16, 8),
@@ -34,7 +21,7 @@ def test_numpy_copy_predicts_like_the_torch_network(batch_norm):
         dropout=0.3,
     )
     network.set_numeric_scaling(torch.tensor([0.5, -1.0]), torch.tensor([2.0, 3.0]))
-    codes, numeric = _codes(), torch.randn(64, 2)
+    codes, numeric = module_codes(), torch.randn(64, 2)
     network.train()
     network(codes, numeric)  # moves the batch-norm running statistics
     network.eval()

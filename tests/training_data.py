@@ -51,3 +51,19 @@ def interrupt_at_epoch(monkeypatch, epoch: int) -> None:
             signal.raise_signal(signal.SIGINT)
 
     monkeypatch.setattr(History, "on_train_epoch_end", on_train_epoch_end)
+
+
+# Small tables for the torch modules, every reserved code in the first rows.
+MODULE_CARDINALITIES = [2, 3, 7, 50]
+MODULE_DIMS = [1, 2, 4, 9]
+
+
+def module_codes(n=64, seed=0):
+    """Codes (n, 4) for MODULE_CARDINALITIES, rows 0-3 the reserved codes."""
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.stack(
+        [torch.randint(0, c, (n,), generator=generator) for c in MODULE_CARDINALITIES],
+        dim=1,
+    )
+    codes[:4] = torch.tensor([0, 1, 0, 1])[:, None]  # reserved unknown/missing codes
+    return codes
