@@ -10,10 +10,14 @@ import textwrap
 
 import lightning as L
 import numpy as np
-import pandas as pd
 import pytest
 import torch
-from training_data import CARDINALITIES, coded_problem, interrupt_at_epoch
+from training_data import (
+    CARDINALITIES,
+    coded_problem,
+    interrupt_at_epoch,
+    training_config,
+)
 
 from entembed import EntityEmbedder, EntityEmbeddingModule, TensorDataModule, load
 from entembed._training import (
@@ -22,7 +26,6 @@ from entembed._training import (
     seeded,
     train,
 )
-from entembed._training_config import TrainingConfig
 from entembed.datasets import make_synthetic
 
 
@@ -110,46 +113,6 @@ def test_early_stopping_stops_after_patience():
     assert len(history) < 50
 
 
-def _config(**settings):
-    found = {
-        "task": "regression",
-        "n_outputs": 1,
-        "cardinalities": CARDINALITIES,
-        "embedding_dims": [3, 4, 6],
-        "numeric_columns": ["size"],
-        "seed": 0,
-    }
-    found.update({k: settings.pop(k) for k in list(settings) if k in found})
-    params = {
-        **EntityEmbedder(hidden_units=(16,), max_epochs=4).get_params(),
-        **settings,
-    }
-    return TrainingConfig.from_params(params, **found)
-
-
-def test_training_config_holds_every_training_parameter_of_the_estimators():
-    # Column selection, the vocabulary's parameters and cv are the facade's;
-    # every other parameter reaches training through the config.
-    facade_only = {
-        "categorical_columns",
-        "numeric_columns",
-        "remainder",
-        "task",
-        "cv",
-        "embedding_dims",
-        "min_frequency",
-        "max_categories",
-        "handle_unknown",
-        "handle_missing",
-        "random_state",
-    }
-    training = set(EntityEmbedder().get_params()) - facade_only
-    config = _config(batch_size=7, verbose=True, hidden_units=[8, 4])
-    assert training <= set(vars(config))
-    assert config.batch_size == 7 and config.verbose == 1
-    assert config.hidden_units == (8, 4) and config.embedding_dims == (3, 4, 6)
-
-
 def test_fit_network_learns_on_the_targets_scale_and_restores_threads():
     codes, target = coded_problem()
     rng = np.random.default_rng(0)
@@ -157,7 +120,7 @@ def test_fit_network_learns_on_the_targets_scale_and_restores_threads():
     target = 1000 + 100 * target.numpy() + numeric[:, 0]
     threads = torch.get_num_threads()
     network, history = fit_network(
-        _config(n_threads=2), codes.numpy(), numeric, target.astype(np.float32)
+        training_config(n_threads=2), codes.numpy(), numeric, target.astype(np.float32)
     )
     assert torch.get_num_threads() == threads
     assert len(history) == 4 and history[-1]["val_loss"] < history[0]["val_loss"]
@@ -174,7 +137,9 @@ def test_fit_network_is_reproducible_from_its_config():
     codes, target = coded_problem()
     numeric = np.zeros((len(codes), 1), np.float32)
     runs = [
-        fit_network(_config(seed=seed), codes.numpy(), numeric, target.numpy())[0]
+        fit_network(training_config(seed=seed), codes.numpy(), numeric, target.numpy())[
+            0
+        ]
         for seed in (5, 5, 6)
     ]
     for a, b, c in zip(*(run.tables for run in runs), strict=True):
@@ -313,25 +278,6 @@ def test_ctrl_c_during_fit_raises_keyboard_interrupt_in_the_caller(
         signal.signal(signal.SIGINT, previous)
 
 
-@pytest.mark.filterwarnings("ignore:Column 'user' has 200000 distinct")
-def test_memory_guard_names_the_column_before_any_allocation(monkeypatch):
-    import entembed._training_config as planning
-
-    # One column of 200,000 categories, on a machine with 1 GiB free.
-    monkeypatch.setattr(planning, "available_memory", lambda: 2**30)
-    X = pd.DataFrame(
-        {"user": [f"u{i}" for i in range(200_000)], "plan": ["a", "b"] * 100_000}
-    )
-    with pytest.raises(
-        ValueError,
-        match=r"Training needs at least 1\.8 GiB .* more than the 1\.0 GiB of "
-        r"memory available\. The largest table, column 'user', has 200,002 "
-        r"categories x 600 dimensions \(0\.45 GiB per copy\)\. Group rare "
-        r"categories with min_frequency",
-    ):
-        EntityEmbedder(random_state=0).fit(X, np.zeros(len(X)))
-
-
 # ------------------------------------------------------ resumable training
 RESUME_SCRIPT = """
 import os, signal, sys
@@ -388,17 +334,3 @@ def test_a_killed_fit_resumes_from_its_last_epoch_and_ends_the_same(tmp_path):
     np.testing.assert_array_equal(
         np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "fresh.npy")
     )
-
-
-def test_a_checkpoint_belongs_to_its_data_and_settings():
-    codes, target = coded_problem(n=50)
-    config = _config()
-    same = config.fingerprint(codes.numpy(), None, target.numpy())
-    assert same == _config(
-        n_threads=2, verbose=1, checkpoint_dir="elsewhere"
-    ).fingerprint(codes.numpy(), None, target.numpy())
-    assert same != _config(batch_size=7).fingerprint(
-        codes.numpy(), None, target.numpy()
-    )
-    assert same != config.fingerprint(codes.numpy(), None, target.numpy() + 1)
-    assert same != config.fingerprint(codes.numpy(), np.zeros((50, 1)), target.numpy())

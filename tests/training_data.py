@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from entembed import EntityEmbedder
 from entembed._training import History
+from entembed._training_config import TrainingConfig
 
 FAST = {"hidden_units": (16,), "max_epochs": 3, "batch_size": 64, "random_state": 0}
 
@@ -67,3 +69,22 @@ def module_codes(n=64, seed=0):
     )
     codes[:4] = torch.tensor([0, 1, 0, 1])[:, None]  # reserved unknown/missing codes
     return codes
+
+
+def training_config(**settings):
+    """A TrainingConfig for CARDINALITIES, as EntityEmbedder(hidden_units=(16,),
+    max_epochs=4) would build it; ``settings`` override either part."""
+    found = {
+        "task": "regression",
+        "n_outputs": 1,
+        "cardinalities": CARDINALITIES,
+        "embedding_dims": [3, 4, 6],
+        "numeric_columns": ["size"],
+        "seed": 0,
+    }
+    found.update({k: settings.pop(k) for k in list(settings) if k in found})
+    params = {
+        **EntityEmbedder(hidden_units=(16,), max_epochs=4).get_params(),
+        **settings,
+    }
+    return TrainingConfig.from_params(params, **found)
