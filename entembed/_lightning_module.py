@@ -50,8 +50,9 @@ class EntityEmbeddingModule(L.LightningModule):
     sparse_gradients : bool, default=True
         Table gradients of the rows each batch touched only, so a step costs
         O(batch x width) instead of O(table). Dense where a Trainer cannot
-        use them: gradient clipping (no sparse norm kernel) and multi-GPU DDP
-        (NCCL has no sparse all-reduce); DDP on CPU processes (gloo) keeps them.
+        use them: gradient clipping (no sparse norm kernel) and distributed
+        training (NCCL has no sparse all-reduce; with gloo, two CPU processes
+        lost their connection now and then).
 
     Examples
     --------
@@ -276,9 +277,11 @@ def _sparse_gradients_work(trainer) -> bool:
         return True
     if trainer.gradient_clip_val:  # clip_grad_norm_ has no kernel for sparse
         return False
-    strategy = trainer.strategy
-    # NCCL cannot all-reduce sparse tensors; gloo (CPU processes) can.
-    return not (trainer.world_size > 1 and strategy.root_device.type == "cuda")
+    # NCCL cannot all-reduce sparse tensors. gloo can, but two CPU processes
+    # lost their connection in 2 of 9 test runs with sparse gradients (none of
+    # 6 with dense ones): distributed runs use dense gradients until that is
+    # understood.
+    return trainer.world_size == 1
 
 
 def learning_rates(module: EntityEmbeddingModule) -> str:

@@ -235,8 +235,8 @@ def test_ddp_training_on_two_cpu_processes_matches_single_process(tmp_path):
     assert scores["ddp"] > 0.9, scores
     assert abs(scores["ddp"] - scores["single"]) < 1e-3, scores
     assert scores["table_gap"] < 1e-4, scores
-    # gloo all-reduces the sparse table gradients: no dense fallback on CPU.
-    assert scores["sparse_steps"] and all(scores["sparse_steps"])
+    # Distributed training falls back to dense table gradients.
+    assert scores["sparse_steps"] and not any(scores["sparse_steps"])
     X, _, _ = make_synthetic(50, (20, 30), random_state=1)
     assert load(tmp_path / "ddp.npz").predict(X).shape == (50,)
 
