@@ -513,6 +513,7 @@ def test_save_failing_midway_leaves_the_previous_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
 
 
+@pytest.mark.slow
 def test_save_killed_midway_leaves_the_previous_file(model_file, tmp_path):
     path = tmp_path / "model.npz"
     path.write_bytes(model_file.read_bytes())
