@@ -405,7 +405,7 @@ class EntityEmbeddingBase(BaseEstimator):
                 raise ValueError(f"table of {column!r} has shape {table.shape}")
         if len(network.numeric_mean) != len(meta["numeric_columns"]):
             raise ValueError("numeric scaling disagrees with the numeric columns")
-        n_outputs = network.check()
+        n_outputs = network.n_outputs  # its layers were checked on reading
         if (network.output_mean is not None) != (meta["task"] == "regression"):
             raise ValueError(f"output scaling disagrees with task {meta['task']!r}")
         if meta["task"] == "binary" and n_outputs != 1:

@@ -186,9 +186,17 @@ class NumpyNetwork:
         network.check()
         return network
 
-    def check(self) -> int:
+    @property
+    def n_outputs(self) -> int:
+        """Width of the output: the last linear layer's, or the inputs'."""
+        for kind, params in reversed(self.layers):
+            if kind == "linear":
+                return int(params["weight"].shape[0])
+        return sum(self.widths) + len(self.numeric_mean)
+
+    def check(self) -> None:
         """Raise ``ValueError`` unless the layers chain from the inputs to the
-        outputs and every weight is finite; return the output width."""
+        outputs and every weight is finite."""
         if any(table.ndim != 2 for table in self.tables):
             raise ValueError("a table is not a matrix")
         numeric = (self.numeric_mean, self.numeric_scale)
@@ -228,4 +236,3 @@ class NumpyNetwork:
             weights.extend(outputs)
         if not all(np.isfinite(w).all() for w in weights):
             raise ValueError("some weights are NaN or infinite")
-        return width

@@ -158,7 +158,7 @@ class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
     def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbeddingRegressor:
         estimator = super()._from_state(meta, arrays)
         estimator._single_output = bool(meta["single_output"])
-        if estimator._single_output and estimator.network_.check() != 1:
+        if estimator._single_output and estimator.network_.n_outputs != 1:
             raise ValueError("a single-output regressor with several outputs")
         return estimator
 
@@ -263,7 +263,7 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
     def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbeddingClassifier:
         estimator = super()._from_state(meta, arrays)
         estimator.classes_ = classes = decode_values(meta["classes"])
-        n_outputs = estimator.network_.check()
+        n_outputs = estimator.network_.n_outputs
         if len(classes) < 2 or n_outputs != (1 if len(classes) == 2 else len(classes)):
             raise ValueError(f"{n_outputs} network outputs for {len(classes)} classes")
         return estimator

@@ -406,6 +406,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             _build_lookup(kept, rare)
             for kept, rare in zip(categories, infrequent, strict=True)
         ]
+        self._fitted_kinds: dict[int, frozenset[str]] = {}  # see _match_other_kinds
         self.cardinalities_ = np.array(
             [len(kept) + N_RESERVED_CODES for kept in self.categories_]
         )
@@ -496,7 +497,12 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         kind (integers 1, 2 where fit saw text "1", "2"), where that is
         unambiguous: fit saw one kind only. Warns either way."""
         index = self._lookups[j][0]
-        fitted = {_kind(v) for v in index}
+        # Computed once per column (new categories arrive in most transforms);
+        # setdefault: vocabularies pickled by 0.1.0 have no cache.
+        kinds = self.__dict__.setdefault("_fitted_kinds", {})
+        if j not in kinds:
+            kinds[j] = frozenset(_kind(v) for v in index)
+        fitted = kinds[j]
         missing = np.flatnonzero(position < 0)
         values = [uniques[i] for i in missing]
         other = sorted({_kind(v) for v in values} - fitted)
