@@ -230,6 +230,8 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
             name = info.filename
             if not name.endswith(".npy") or "/" in name or name[:-4] in arrays:
                 raise ValueError(f"member {name!r} is not an array of the model")
+            if info.flag_bits & 0x1:
+                raise ValueError(f"member {name!r} is encrypted; save() never encrypts")
             if info.compress_type != zipfile.ZIP_STORED or info.file_size > file_size:
                 raise ValueError(
                     f"member {name!r} is compressed or larger than the file; save() "
