@@ -14,6 +14,7 @@ from ._embedder import EntityEmbedder
 from ._embedding_dims import auto_embedding_dim, resolve_embedding_dims
 from ._persistence import load
 from ._predictors import EntityEmbeddingClassifier, EntityEmbeddingRegressor
+from ._projector import export_projector
 from ._vocabulary import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [
     "TensorDataModule",
     "__version__",
     "auto_embedding_dim",
+    "export_projector",
     "load",
     "resolve_embedding_dims",
     "transform_dask",

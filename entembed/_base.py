@@ -8,6 +8,7 @@ estimator transforms and predicts with numpy, so serving it never imports torch.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Sequence
@@ -24,10 +25,10 @@ from sklearn.utils.validation import check_is_fitted
 from ._dataframe import check_not_empty, match_columns, numeric_array, to_frame
 from ._embedding_dims import resolve_embedding_dims
 from ._numpy_network import NumpyNetwork
-from ._persistence import jsonable_params, save
-from ._target import Target, as_target_array, prepare_target
-from ._training_config import TrainingConfig, check_memory
-from ._vocabulary import CategoryVocabulary
+from ._persistence import decode_values, encode_values, jsonable_params, save
+from ._target import Target, as_target_array, prepare_target, target_with_classes
+from ._training_config import StartingPoint, TrainingConfig, check_memory
+from ._vocabulary import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary
 from ._warnings import warn
 
 _CATEGORICAL_KINDS = "OUSb"  # object, unicode, bytes, bool
@@ -73,6 +74,60 @@ def _history_frame(records) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def _embedding_frames(source) -> dict[str, pd.DataFrame]:
+    """``init_embeddings`` as DataFrames of vectors indexed by category."""
+    if source is None:
+        return {}
+    if isinstance(source, EntityEmbeddingBase):
+        if not hasattr(source, "network_"):
+            raise ValueError(
+                f"init_embeddings is an unfitted {type(source).__name__}; fit it "
+                "first, or pass a dict of DataFrames."
+            )
+        return source.embeddings_
+    if not isinstance(source, dict):
+        raise TypeError(
+            "init_embeddings must be a fitted entembed estimator or a dict of "
+            "DataFrames (one per column, vectors indexed by category), got "
+            f"{type(source).__name__}."
+        )
+    frames = {}
+    for column, frame in source.items():
+        if not isinstance(frame, pd.DataFrame) or not all(
+            pd.api.types.is_numeric_dtype(t) for t in frame.dtypes
+        ):
+            raise TypeError(
+                f"init_embeddings[{column!r}] must be a DataFrame of numbers (one "
+                "row per category, one column per dimension), as an estimator's "
+                "embeddings_ gives."
+            )
+        if frame.shape[1] == 0 or not np.isfinite(frame.to_numpy(float)).all():
+            raise ValueError(
+                f"init_embeddings[{column!r}] has no columns or non-finite values."
+            )
+        frames[column] = frame
+    return frames
+
+
+def _table_from_frame(frame: pd.DataFrame, categories: np.ndarray) -> np.ndarray:
+    """A table whose rows are ``frame``'s vectors of the same categories; the
+    others (and the reserved rows ``frame`` lacks) start from its unknown
+    vector, or the mean vector where it has none."""
+    vectors = frame.to_numpy(np.float32)
+    index = pd.Index(frame.index, dtype=object, tupleize_cols=False)
+    reserved = {"<unknown>": UNKNOWN_CODE, "<missing>": MISSING_CODE}
+    has = {name: index.get_loc(name) for name in reserved if name in index}
+    unknown = vectors[has["<unknown>"]] if "<unknown>" in has else vectors.mean(axis=0)
+    table = np.empty((len(categories) + len(reserved), vectors.shape[1]), np.float32)
+    table[:] = unknown
+    if "<missing>" in has:
+        table[MISSING_CODE] = vectors[has["<missing>"]]
+    position = index.get_indexer(pd.Index(categories, dtype=object))
+    found = position >= 0
+    table[len(reserved) :][found] = vectors[position[found]]
+    return table
+
+
 @dataclass(frozen=True)
 class EncodedTable:
     """A fit's training rows, encoded once: what cross-fitting folds reuse."""
@@ -83,6 +138,7 @@ class EncodedTable:
     target: Target
     sample_weight: np.ndarray | None
     config: TrainingConfig
+    start: StartingPoint | None = None
 
 
 class EntityEmbeddingBase(BaseEstimator):
@@ -118,6 +174,12 @@ class EntityEmbeddingBase(BaseEstimator):
         "precision": "no_validation",
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "checkpoint_dir": [str, os.PathLike, None],
+        "callbacks": [list, None],
+        # Lightning validates its loggers; init_embeddings is read in fit.
+        "logger": "no_validation",
+        "init_embeddings": "no_validation",
+        "freeze_embeddings": ["boolean"],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -151,6 +213,11 @@ class EntityEmbeddingBase(BaseEstimator):
         precision="32-true",
         n_threads=None,
         checkpoint_dir=None,
+        callbacks=None,
+        logger=None,
+        init_embeddings=None,
+        freeze_embeddings=False,
+        warm_start=False,
         random_state=None,
         verbose=False,
     ):
@@ -180,6 +247,11 @@ class EntityEmbeddingBase(BaseEstimator):
         self.precision = precision
         self.n_threads = n_threads
         self.checkpoint_dir = checkpoint_dir
+        self.callbacks = callbacks
+        self.logger = logger
+        self.init_embeddings = init_embeddings
+        self.freeze_embeddings = freeze_embeddings
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -282,20 +354,36 @@ class EntityEmbeddingBase(BaseEstimator):
         y = as_target_array(y, len(frame), type(self).__name__)
         sample_weight = _check_sample_weight(sample_weight, len(frame))
         categorical, numeric = self._select_columns(frame, has_names)
-        target = prepare_target(y, self._target_task())
-
-        vocabulary = CategoryVocabulary(
-            **{
-                name: getattr(self, name)
-                for name in CategoryVocabulary._get_param_names()
-            }
-        )
-        codes = vocabulary.fit_transform(frame[categorical])
+        vocabulary_params = {
+            name: getattr(self, name) for name in CategoryVocabulary._get_param_names()
+        }
+        history = []
+        if self.warm_start and hasattr(self, "network_"):
+            self._check_warm_start(categorical, numeric)
+            target = target_with_classes(y, self.task_, self._classes)
+            if target.n_outputs != self.network_.n_outputs:
+                raise ValueError(
+                    f"warm_start continues the fitted network of "
+                    f"{self.network_.n_outputs} output(s); y gives "
+                    f"{target.n_outputs}. Pass the same targets, or set "
+                    "warm_start=False to fit afresh."
+                )
+            vocabulary = copy.deepcopy(self.vocabulary_).set_params(**vocabulary_params)
+            codes = vocabulary.extend(frame[categorical]).transform(frame[categorical])
+            dims = dict(self.embedding_dims_)
+            start = self._warm_start_point(vocabulary)
+            history = self.history_.to_dict("records")
+        else:
+            target = prepare_target(y, self._target_task())
+            vocabulary = CategoryVocabulary(**vocabulary_params)
+            codes = vocabulary.fit_transform(frame[categorical])
+            given = _embedding_frames(self.init_embeddings)
+            dims = resolve_embedding_dims(
+                self.embedding_dims,
+                dict(zip(categorical, vocabulary.cardinalities_, strict=True)),
+            )
+            start = self._transferred_tables(given, vocabulary, categorical, dims)
         numeric_values = numeric_array(frame, numeric)
-        dims = resolve_embedding_dims(
-            self.embedding_dims,
-            dict(zip(categorical, vocabulary.cardinalities_, strict=True)),
-        )
         config = TrainingConfig.from_params(
             self.get_params(),
             task=target.task,
@@ -309,9 +397,11 @@ class EntityEmbeddingBase(BaseEstimator):
         check_memory(config, len(codes))
         from ._training import fit_network
 
-        network, history = fit_network(
-            config, codes, numeric_values, target.values, sample_weight
+        network, new_history = fit_network(
+            config, codes, numeric_values, target.values, sample_weight, start
         )
+        epochs = len(history)
+        history += [{**row, "epoch": row["epoch"] + epochs} for row in new_history]
         self._set_fitted(
             vocabulary=vocabulary,
             network=network,
@@ -322,8 +412,98 @@ class EntityEmbeddingBase(BaseEstimator):
             history=pd.DataFrame(history),
             columns=list(frame.columns),
             has_names=has_names,
+            classes=target.classes,
         )
-        return EncodedTable(frame, codes, numeric_values, target, sample_weight, config)
+        return EncodedTable(
+            frame, codes, numeric_values, target, sample_weight, config, start
+        )
+
+    def _check_warm_start(self, categorical: list[str], numeric: list[str]) -> None:
+        """Refuse a warm start the fitted network cannot continue."""
+        again = "; or set warm_start=False to fit afresh."
+        if categorical != self.categorical_columns_ or numeric != self.numeric_columns_:
+            raise ValueError(
+                "warm_start continues the fitted model, which embeds "
+                f"{self.categorical_columns_} and reads {self.numeric_columns_} as "
+                f"numbers; X now gives {categorical} and {numeric}. Pass a table "
+                "with the same columns" + again
+            )
+        linear = [p for kind, p in self.network_.layers if kind == "linear"]
+        hidden = tuple(int(p["weight"].shape[0]) for p in linear[:-1])
+        if tuple(int(u) for u in self.hidden_units) != hidden:
+            raise ValueError(
+                f"warm_start continues the fitted network, whose hidden_units are "
+                f"{hidden}; hidden_units is now {tuple(self.hidden_units)}. Set it "
+                f"back to {hidden}" + again
+            )
+        fitted_norm = any(kind == "batchnorm" for kind, _ in self.network_.layers)
+        if bool(self.batch_norm) != fitted_norm:
+            raise ValueError(
+                f"warm_start continues the fitted network, fitted with batch_norm="
+                f"{fitted_norm}; batch_norm is now {self.batch_norm}. Set it back"
+                + again
+            )
+        if not isinstance(self.embedding_dims, str) and not callable(
+            self.embedding_dims
+        ):
+            asked = resolve_embedding_dims(self.embedding_dims, self.cardinalities_)
+            if asked != self.embedding_dims_:
+                raise ValueError(
+                    f"warm_start keeps the fitted widths {self.embedding_dims_}; "
+                    f"embedding_dims now asks for {asked}. Set embedding_dims='auto'"
+                    + again
+                )
+
+    def _warm_start_point(self, vocabulary: CategoryVocabulary) -> StartingPoint:
+        """The fitted network, its tables grown by the rows of new categories,
+        which start from the column's unknown vector."""
+        tables = []
+        for table, n in zip(
+            self.network_.tables, vocabulary.cardinalities_, strict=True
+        ):
+            new_rows = np.repeat(
+                table[UNKNOWN_CODE : UNKNOWN_CODE + 1], n - len(table), 0
+            )
+            tables.append(np.concatenate([table, new_rows]))
+        return StartingPoint(tuple(tables), network=self.network_)
+
+    def _transferred_tables(
+        self,
+        given: dict[str, pd.DataFrame],
+        vocabulary: CategoryVocabulary,
+        categorical: list[str],
+        dims: dict[str, int],
+    ) -> StartingPoint | None:
+        """Starting tables from ``init_embeddings``' vectors (``dims`` of the
+        columns it gives take its widths under ``embedding_dims="auto"``)."""
+        if not given:
+            return None
+        shared = [c for c in categorical if c in given]
+        if not shared:
+            raise ValueError(
+                f"init_embeddings gives vectors for columns {sorted(given)}, none of "
+                f"which is embedded here (embedded: {categorical}). Name the "
+                "columns as in X."
+            )
+        tables: list[np.ndarray | None] = []
+        for j, column in enumerate(categorical):
+            frame = given.get(column)
+            if frame is None:
+                tables.append(None)
+                continue
+            width = frame.shape[1]
+            if self.embedding_dims == "auto":
+                dims[column] = width
+            elif dims[column] != width:
+                raise ValueError(
+                    f"init_embeddings gives column {column!r} vectors of width "
+                    f"{width}, but embedding_dims gives it {dims[column]}. Set "
+                    "embedding_dims='auto' to take the given widths, or pass "
+                    f"vectors of width {dims[column]}."
+                )
+            tables.append(_table_from_frame(frame, vocabulary.categories_[j]))
+        frozen = tuple(bool(self.freeze_embeddings) and t is not None for t in tables)
+        return StartingPoint(tuple(tables), frozen)
 
     def _set_fitted(
         self,
@@ -337,6 +517,7 @@ class EntityEmbeddingBase(BaseEstimator):
         history: pd.DataFrame,
         columns: list[str],
         has_names: bool,
+        classes: np.ndarray | None = None,
     ) -> None:
         """The fitted state every estimator shares, from fit and from load."""
         self.vocabulary_ = vocabulary
@@ -346,6 +527,7 @@ class EntityEmbeddingBase(BaseEstimator):
         self.numeric_columns_ = list(numeric_columns)
         self.embedding_dims_ = dict(embedding_dims)
         self.history_ = history
+        self._classes = classes  # of a classification target: warm starts keep them
         self._columns = list(columns)
         self.n_features_in_ = len(self._columns)
         if has_names:
@@ -364,6 +546,9 @@ class EntityEmbeddingBase(BaseEstimator):
         vocabulary, arrays = self.vocabulary_._export_state()
         layers, network_arrays = self.network_._export_state()
         params = self.get_params(deep=False)
+        # How a fit ran or started, not what it learned: not stored.
+        for name in ("callbacks", "logger", "init_embeddings"):
+            params[name] = None
         if callable(params["embedding_dims"]):
             params["embedding_dims"] = dict(self.embedding_dims_)  # what it chose
         meta = {
@@ -376,7 +561,11 @@ class EntityEmbeddingBase(BaseEstimator):
             "embedding_dims": self.embedding_dims_,
             "task": self.task_,
             "single_output": None,
-            "classes": None,
+            "classes": (
+                None
+                if getattr(self, "_classes", None) is None
+                else encode_values(np.asarray(self._classes), "The target")
+            ),
             "history": json.loads(self.history_.to_json(orient="records")),
             "vocabulary": vocabulary,
             "layers": layers,
@@ -420,6 +609,7 @@ class EntityEmbeddingBase(BaseEstimator):
             history=_history_frame(meta["history"]),
             columns=meta["columns"],
             has_names=meta["has_feature_names"],
+            classes=None if meta["classes"] is None else decode_values(meta["classes"]),
         )
         return estimator
 

@@ -8,13 +8,16 @@ print one line and exit with status 1; no traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import __version__
 from ._files import atomic_file, atomic_path, check_writable, same_file
 
 # Last suffix first: "data.TSV.gz" is a gzipped tab-separated file.
@@ -110,22 +113,110 @@ def split_target(data: pd.DataFrame, target: str, source: str):
     return data.drop(columns=[target]), y
 
 
+# -------------------------------------------------------------- parameters
+def _value(text: str):
+    """A parameter's value from the command line: JSON where it parses (5, 0.1,
+    true, null, [64, 32], {"city": 8}), Python's None/True/False, else text."""
+    words = {"None": None, "True": True, "False": False}
+    if text in words:
+        return words[text]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _parse_params(items: list[str]) -> dict:
+    params = {}
+    for item in items:
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip():
+            raise CommandError(
+                f"--param {item!r} is not NAME=VALUE (e.g. --param max_epochs=10)"
+            )
+        params[name.strip()] = _value(text)
+    return params
+
+
+def _read_config(path: str) -> dict:
+    """Estimator parameters from a JSON or YAML file holding one mapping."""
+    file = Path(path)
+    if not file.is_file():
+        raise CommandError(f"config file {path!r} not found")
+    text = file.read_text(encoding="utf-8")
+    try:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            config = yaml.safe_load(text)
+        elif file.suffix.lower() == ".json":
+            config = json.loads(text)
+        else:
+            raise CommandError(f"config file {path!r}: use a .json, .yaml or .yml file")
+    except ImportError as exc:
+        raise CommandError(
+            f"reading {path!r} needs PyYAML: pip install pyyaml"
+        ) from exc
+    except ValueError as exc:  # JSON and YAML errors (yaml.YAMLError is not one)
+        raise CommandError(f"config file {path!r} is not valid: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("yaml"):
+            raise CommandError(
+                f"config file {path!r} is not valid YAML: {exc}".splitlines()[0]
+            ) from exc
+        raise
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise CommandError(
+            f"config file {path!r} must hold one mapping of parameter names to "
+            'values, e.g. {"max_epochs": 10}'
+        )
+    return config
+
+
+def _devices(text: str):
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def estimator_params(args) -> dict:
+    """EntityEmbedder parameters: defaults, then --config, then each --param,
+    then the dedicated options (--max-epochs, ...), later ones winning."""
+    params: dict = {"random_state": 0, "verbose": not args.quiet}
+    if getattr(args, "config", None):
+        params.update(_read_config(args.config))
+    params.update(_parse_params(getattr(args, "param", None) or []))
+    dims = getattr(args, "embedding_dims", None)
+    flags = {
+        "categorical_columns": getattr(args, "columns", None),
+        "task": getattr(args, "task", None),
+        "cv": getattr(args, "cv", None),
+        "embedding_dims": None if dims is None else _value(dims),
+        "checkpoint_dir": getattr(args, "checkpoint_dir", None),
+        "accelerator": getattr(args, "accelerator", None),
+        "devices": getattr(args, "devices", None),
+        "max_epochs": args.max_epochs,
+        "random_state": args.random_state,
+    }
+    params.update({k: v for k, v in flags.items() if v is not None})
+    for name in ("callbacks", "logger"):
+        if params.get(name) is not None:
+            raise CommandError(
+                f"{name} takes Lightning objects, which a command line cannot "
+                "give; set it from Python"
+            )
+    return params
+
+
 # ---------------------------------------------------------------- commands
-def _embedder(args):
+def _embedder(args, params: dict | None = None):
+    """An EntityEmbedder of the command's parameters, checked as Python checks
+    them (an unknown name or a bad value is refused before any data is read)."""
     from ._embedder import EntityEmbedder
 
-    # demo has no --columns, --task, --cv or --embedding-dims: their defaults
-    dims = getattr(args, "embedding_dims", "auto")
-    return EntityEmbedder(
-        categorical_columns=getattr(args, "columns", None) or "auto",
-        task=getattr(args, "task", "auto"),
-        cv=getattr(args, "cv", None),
-        embedding_dims=int(dims) if dims.isdigit() else dims,
-        max_epochs=args.max_epochs,
-        checkpoint_dir=getattr(args, "checkpoint_dir", None),
-        random_state=args.random_state,
-        verbose=not args.quiet,
-    )
+    params = estimator_params(args) if params is None else params
+    embedder = EntityEmbedder()
+    embedder.set_params(**params)
+    embedder._validate_params()
+    return embedder
 
 
 def _check_storable(X: pd.DataFrame) -> None:
@@ -139,17 +230,48 @@ def _check_storable(X: pd.DataFrame) -> None:
 
 
 def cmd_fit(args) -> None:
+    from ._persistence import load
+
     check_output(args.out, args.data)
+    params = estimator_params(args)
+    init = params.get("init_embeddings")
+    if isinstance(init, str):  # a model file to transfer from
+        params["init_embeddings"] = _load_model(init, load)
+    if params.get("warm_start") and Path(args.out).is_file():
+        # Continue the model at --out; the file is replaced once fit is done.
+        embedder = _load_model(args.out, load)
+        embedder.set_params(**params)
+        embedder._validate_params()
+    else:
+        embedder = _embedder(args, params)
     X, y = split_target(read_table(args.data), args.target, args.data)
     _check_storable(X)
-    embedder = _embedder(args).fit(X, y)
+    started = time.perf_counter()
+    embedder.fit(X, y)
+    seconds = time.perf_counter() - started
     embedder.save(args.out)
     if not args.quiet:
-        widths = ", ".join(f"{c}: {w}" for c, w in embedder.embedding_dims_.items())
-        print(
-            f"embedded {len(embedder.embedding_dims_)} column(s) ({widths}); "
-            f"model saved to {args.out}"
-        )
+        print(fit_summary(embedder, seconds, args.out))
+
+
+def fit_summary(model, seconds: float, out) -> str:
+    """What a fit did: columns, categories, widths, epochs, best loss, time."""
+    history = model.history_
+    epochs = len(history)
+    if "val_loss" in history and history["val_loss"].notna().any():
+        best = history.loc[history["val_loss"].idxmin()]
+        loss = f"best val_loss {best['val_loss']:.4g} at epoch {int(best['epoch'])}"
+    else:
+        loss = f"last train_loss {history['train_loss'].iloc[-1]:.4g}"
+    lines = [
+        f"embedded {len(model.embedding_dims_)} column(s) in {seconds:.1f} s, "
+        f"{epochs} epoch(s), {loss}"
+    ]
+    for column, width in model.embedding_dims_.items():
+        n = model.cardinalities_[column]
+        lines.append(f"  {column}: {n:,} codes -> {width} dimensions")
+    lines.append(f"model saved to {out}")
+    return "\n".join(lines)
 
 
 def cmd_transform(args) -> None:
@@ -240,9 +362,16 @@ def _compare(X, y, args, title: str) -> str:
     return text
 
 
+def _seed_and_epochs(args) -> None:
+    """compare and demo pass these on to every encoder: give them values."""
+    args.random_state = 0 if args.random_state is None else args.random_state
+    args.max_epochs = 20 if args.max_epochs is None else args.max_epochs
+
+
 def cmd_compare(args) -> None:
     from .datasets import load_dataset
 
+    _seed_and_epochs(args)
     if args.dataset:
         X, y = load_dataset(args.dataset, n_rows=args.n_rows)
         title = f"{args.dataset}: {len(X):,} rows, {args.folds}-fold cross-validation"
@@ -288,9 +417,42 @@ def cmd_plot(args) -> None:
     _write_map(model, args.column, args.out, args.labels, args.quiet)
 
 
+def cmd_export(args) -> None:
+    from ._persistence import load
+
+    if not args.onnx and not args.projector:
+        raise CommandError("pass --onnx FILE.onnx, --projector DIR, or both")
+    if args.onnx:
+        check_output(args.onnx, args.model)
+    model = _load_model(args.model, load)
+    if args.onnx:
+        try:
+            from . import onnx as entembed_onnx
+        except ImportError as exc:
+            raise CommandError(
+                f'ONNX export needs skl2onnx ({exc}); pip install "entembed[onnx]"'
+            ) from exc
+        graph = entembed_onnx.to_onnx(model)
+        with atomic_file(args.onnx, "wb") as f:
+            f.write(graph.SerializeToString())
+        if not args.quiet:
+            names = ", ".join(i.name for i in graph.graph.input)
+            print(f"ONNX model written to {args.onnx} (inputs: {names})")
+    if args.projector:
+        from ._projector import export_projector
+
+        export_projector(model, args.projector, overwrite=args.overwrite)
+        if not args.quiet:
+            print(
+                f"projector files written to {args.projector}; view them with "
+                f"tensorboard --logdir {args.projector}"
+            )
+
+
 def cmd_demo(args) -> None:
     from .datasets import load_dataset
 
+    _seed_and_epochs(args)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_dataset("baseball", n_rows=args.n_rows)
@@ -321,8 +483,9 @@ def _training_options(parser, *, columns: bool = True) -> None:
         )
         parser.add_argument(
             "--task",
-            default="auto",
+            default=None,
             choices=["auto", "regression", "binary", "multiclass"],
+            help="what the target is (default: auto)",
         )
         parser.add_argument(
             "--cv",
@@ -331,15 +494,33 @@ def _training_options(parser, *, columns: bool = True) -> None:
             metavar="K",
             help="cross-fit the training rows' features in K folds",
         )
-        parser.add_argument("--embedding-dims", default="auto", metavar="auto|N")
+        parser.add_argument("--embedding-dims", default=None, metavar="auto|N")
         parser.add_argument(
             "--checkpoint-dir",
             metavar="DIR",
             help="checkpoint every epoch here; rerun the same command to resume "
             "an interrupted fit",
         )
-    parser.add_argument("--max-epochs", type=int, default=20)
-    parser.add_argument("--random-state", type=int, default=0)
+        parser.add_argument(
+            "--param",
+            action="append",
+            metavar="NAME=VALUE",
+            help="any estimator parameter, e.g. --param hidden_units=[64,32] "
+            "(repeatable; VALUE is read as JSON where it parses)",
+        )
+        parser.add_argument(
+            "--config",
+            metavar="FILE",
+            help="estimator parameters from a .json or .yaml mapping",
+        )
+        parser.add_argument("--accelerator", help="cpu, gpu, ... (default: auto)")
+        parser.add_argument(
+            "--devices", type=_devices, help="how many, or which (default: auto)"
+        )
+    parser.add_argument("--max-epochs", type=int, default=None, help="default: 20")
+    parser.add_argument(
+        "--random-state", type=int, default=None, help="seed (default: 0)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -348,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="entembed",
         description="Categorical entity embeddings: learn them on a target, serve "
         "them as features, compare them with other encodings.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"entembed {__version__}"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -419,6 +603,23 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--labels", type=int, default=40)
     plot.add_argument("--quiet", action="store_true")
     plot.set_defaults(run=cmd_plot)
+
+    export = sub.add_parser(
+        "export",
+        help="export a model for serving (ONNX) or viewing (TensorBoard)",
+        description="Write MODEL as an ONNX graph (needs entembed[onnx]), "
+        "and/or each column's vectors as TensorBoard projector files.",
+    )
+    export.add_argument("model", metavar="MODEL")
+    export.add_argument("--onnx", metavar="FILE.onnx", help="ONNX graph to write")
+    export.add_argument("--projector", metavar="DIR", help="projector folder")
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a projector folder an earlier export wrote",
+    )
+    export.add_argument("--quiet", action="store_true")
+    export.set_defaults(run=cmd_export)
 
     demo = sub.add_parser(
         "demo",

@@ -69,6 +69,7 @@ def cross_fitted_embeddings(
             encoded.numeric[train],
             target[train],
             None if weight is None else weight[train],
+            encoded.start,
         )
         out[test] = _aligned(tables, fold.tables, codes[train], codes[test])
     return out

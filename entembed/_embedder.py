@@ -101,6 +101,32 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         the same tables as an uninterrupted fit. The folder is removed when the
         fit completes. Checkpoints are torch pickles: use a directory only you
         write to.
+    callbacks : list of lightning.pytorch.Callback or None, default=None
+        Your Lightning callbacks, run beside entembed's own (history, early
+        stopping, best weights). Cloning copies them; they are not saved.
+    logger : lightning.pytorch.loggers.Logger, list of them, or None, default=None
+        Where Lightning logs the per-step and per-epoch losses (``CSVLogger``,
+        ``TensorBoardLogger``, ``MLFlowLogger``, ...). Not saved.
+    init_embeddings : fitted estimator, dict of DataFrame or None, default=None
+        Transfer: start the tables of the columns it shares with ``X`` from its
+        vectors (an estimator's ``embeddings_``, or DataFrames indexed by
+        category in that layout). Categories it lacks start from its
+        ``"<unknown>"`` vector (or its mean vector). Under
+        ``embedding_dims="auto"`` those columns take its widths; other widths
+        are an error. Ignored when ``warm_start`` continues a fitted model.
+    freeze_embeddings : bool, default=False
+        Keep the tables started from ``init_embeddings`` as given; only the
+        other tables and the layers train.
+    warm_start : bool, default=False
+        When the estimator is fitted, ``fit`` continues its network on the new
+        rows instead of starting afresh: new categories are appended to the
+        vocabulary and start from the unknown vector, while known categories
+        keep their codes and start from their vectors, so features stay
+        comparable. The columns, the task (and classes), ``hidden_units``,
+        ``batch_norm`` and the widths must stay; the input and target scalings
+        of the first fit are kept. ``history_`` continues its epoch count. On
+        an unfitted estimator, ``fit`` starts afresh, as scikit-learn's
+        ``warm_start`` does.
     random_state : int, RandomState or None, default=None
         Seed of the initial tables, the validation split and the batches; an
         int makes CPU training reproducible.
@@ -190,6 +216,11 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         precision="32-true",
         n_threads=None,
         checkpoint_dir=None,
+        callbacks=None,
+        logger=None,
+        init_embeddings=None,
+        freeze_embeddings=False,
+        warm_start=False,
         random_state=None,
         verbose=False,
     ):
@@ -220,6 +251,11 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             precision=precision,
             n_threads=n_threads,
             checkpoint_dir=checkpoint_dir,
+            callbacks=callbacks,
+            logger=logger,
+            init_embeddings=init_embeddings,
+            freeze_embeddings=freeze_embeddings,
+            warm_start=warm_start,
             random_state=random_state,
             verbose=verbose,
         )

@@ -322,6 +322,78 @@ class EntityEmbeddingNetwork(nn.Module):
         """
         return list(self.encoder.parameters())
 
+    def load_tables(
+        self, tables: Sequence[np.ndarray | None], frozen: Sequence[bool] = ()
+    ) -> None:
+        """Start tables from given vectors, and freeze some of them.
+
+        Parameters
+        ----------
+        tables : sequence of ndarray or None
+            By column: the table's starting rows, shape ``(cardinality,
+            width)``, or None to keep its random draw.
+        frozen : sequence of bool
+            By column: the table stays as given (it gets no gradient).
+        """
+        with torch.no_grad():
+            for j, (weight, table) in enumerate(
+                zip(self.tables(), tables, strict=True)
+            ):
+                if table is None:
+                    continue
+                if tuple(table.shape) != tuple(weight.shape):
+                    raise ValueError(
+                        f"table {j} starts from shape {table.shape}, but the "
+                        f"network's table has shape {tuple(weight.shape)}."
+                    )
+                weight.copy_(torch.as_tensor(np.asarray(table, dtype=np.float32)))
+        for parameter, freeze in zip(self.table_parameters(), frozen, strict=False):
+            parameter.requires_grad_(not freeze)
+
+    def load_layers(self, network: NumpyNetwork) -> None:
+        """Start the hidden layers, the head and the scalings from ``network``.
+
+        Parameters
+        ----------
+        network : NumpyNetwork
+            A network of the same shape (as :meth:`to_numpy` returns).
+        """
+        modules = [
+            m
+            for m in [*self.mlp, self.head]
+            if isinstance(m, (nn.Linear, nn.BatchNorm1d, nn.ReLU))
+        ]
+        kinds = {nn.Linear: "linear", nn.BatchNorm1d: "batchnorm", nn.ReLU: "relu"}
+        theirs = [kind for kind, _ in network.layers]
+        ours = [kinds[type(m)] for m in modules]
+        shapes = [tuple(m.weight.shape) for m in modules if isinstance(m, nn.Linear)]
+        their_shapes = [
+            tuple(p["weight"].shape) for kind, p in network.layers if kind == "linear"
+        ]
+        if ours != theirs or shapes != their_shapes:
+            raise ValueError(
+                f"the network to start from has layers {theirs} with linear "
+                f"weights {their_shapes}; this one has {ours} with {shapes}."
+            )
+
+        def tensor(array) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(array, dtype=np.float32))
+
+        with torch.no_grad():
+            for module, (_, params) in zip(modules, network.layers, strict=True):
+                if isinstance(module, nn.Linear):
+                    module.weight.copy_(tensor(params["weight"]))
+                    module.bias.copy_(tensor(params["bias"]))
+                elif isinstance(module, nn.BatchNorm1d):
+                    module.running_mean.copy_(tensor(params["mean"]))
+                    module.running_var.copy_(tensor(params["var"]))
+                    module.weight.copy_(tensor(params["weight"]))
+                    module.bias.copy_(tensor(params["bias"]))
+        if self.n_numeric:
+            self.set_numeric_scaling(
+                tensor(network.numeric_mean), tensor(network.numeric_scale)
+            )
+
     def to_numpy(self) -> NumpyNetwork:
         """Copy the trained weights out of torch, for inference without it.
 

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import EncodedTable, EntityEmbeddingBase
 from ._dataframe import check_finite_numeric, numeric_array
 from ._embedder import EntityEmbedder
-from ._persistence import decode_values, encode_values, saveable
+from ._persistence import saveable
 
 
 def _shared_parameters(exclude=("remainder", "task", "cv")) -> str:
@@ -254,15 +254,12 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        meta, arrays = super()._export_state()
-        meta["classes"] = encode_values(np.asarray(self.classes_), "The target")
-        return meta, arrays
-
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> EntityEmbeddingClassifier:
         estimator = super()._from_state(meta, arrays)
-        estimator.classes_ = classes = decode_values(meta["classes"])
+        estimator.classes_ = classes = estimator._classes
+        if classes is None:
+            raise ValueError("a classifier without classes")
         n_outputs = estimator.network_.n_outputs
         if len(classes) < 2 or n_outputs != (1 if len(classes) == 2 else len(classes)):
             raise ValueError(f"{n_outputs} network outputs for {len(classes)} classes")

@@ -144,3 +144,39 @@ def prepare_target(y: np.ndarray, task: str) -> Target:
     else:
         n_outputs = 1 if task == "binary" else len(classes)
     return Target(task, values, n_outputs, classes)
+
+
+def target_with_classes(y: np.ndarray, task: str, classes: np.ndarray | None) -> Target:
+    """``y`` encoded for a fitted ``task``: a warm start continues the fitted
+    head, so labels keep the fitted classes' indices (a batch of new rows may
+    hold only some of them, even one)."""
+    if task == "regression" or classes is None:
+        if task != "regression":
+            raise ValueError(
+                "warm_start cannot continue this classification model: its file "
+                "does not record the classes. Set warm_start=False to fit afresh."
+            )
+        target = prepare_target(y, "regression")
+        return target
+    check_finite_target(y)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    missing = pd.isna(y)
+    if missing.any():
+        raise ValueError(
+            f"The target has {int(missing.sum())} missing label(s). Drop those "
+            "rows or fill them first."
+        )
+    known = pd.Index(classes, tupleize_cols=False)
+    indices = known.get_indexer(y)
+    if (indices < 0).any():
+        new = pd.unique(y[indices < 0])
+        raise ValueError(
+            f"y has labels the fitted model does not know ({list(new[:5])}); "
+            f"warm_start keeps the fitted classes {list(classes)}. Set "
+            "warm_start=False to fit afresh with the new classes."
+        )
+    if task == "binary":
+        return Target(task, indices.astype(np.float32), 1, classes)
+    return Target(task, indices.astype(np.int64), len(classes), classes)

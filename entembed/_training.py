@@ -30,7 +30,7 @@ from ._lightning_module import (
     learning_rates,
 )
 from ._numpy_network import NumpyNetwork
-from ._training_config import TrainingConfig
+from ._training_config import StartingPoint, TrainingConfig
 
 
 class History(Callback):
@@ -213,6 +213,7 @@ def train(
     gradient_clip_val: float | None = None,
     verbose: int = 0,
     callbacks: list[Callback] | None = None,
+    logger=None,
     checkpoint_dir: str | os.PathLike | None = None,
 ) -> list[dict[str, float]]:
     """Fit ``module`` on ``data`` and return the per-epoch history.
@@ -222,7 +223,9 @@ def train(
     improvement (``None``: no early stopping). A NaN or infinite training loss
     raises ``FloatingPointError`` naming the epoch. With ``checkpoint_dir``,
     each epoch ends with a checkpoint there (``last.ckpt``), and a fit that
-    finds one resumes from it.
+    finds one resumes from it. ``callbacks`` and ``logger`` are the caller's
+    Lightning objects; they run beside the history, early stopping and
+    best-weight callbacks.
     """
     check_devices(accelerator, devices, num_nodes)
     history = History()
@@ -249,7 +252,7 @@ def train(
             precision=precision,
             gradient_clip_val=gradient_clip_val,
             callbacks=extra,
-            logger=False,
+            logger=logger if logger is not None else False,
             enable_checkpointing=False,
             enable_model_summary=False,
             enable_progress_bar=False,
@@ -292,6 +295,7 @@ def fit_network(
     numeric: np.ndarray,
     target: np.ndarray,
     sample_weight: np.ndarray | None = None,
+    start: StartingPoint | None = None,
 ) -> tuple[NumpyNetwork, list[dict[str, float]]]:
     """Train the network that ``config`` describes and return its numpy copy.
 
@@ -309,6 +313,9 @@ def fit_network(
         learning rate suits prices and probabilities alike.
     sample_weight : ndarray of shape (n_rows,) or None
         Weights of the training loss.
+    start : StartingPoint or None
+        Tables (and, for a warm start, layers and scalings) to start from
+        instead of a random draw.
 
     Returns
     -------
@@ -318,14 +325,25 @@ def fit_network(
         Per-epoch metrics.
     """
     output_mean = output_scale = None
+    previous = start.network if start is not None else None
     if config.task == "regression":
-        output_mean, output_scale = _standardisation(target)
+        if previous is not None and previous.output_mean is not None:
+            # A warm start keeps the scaling its head learned under.
+            output_mean, output_scale = previous.output_mean, previous.output_scale
+        else:
+            output_mean, output_scale = _standardisation(target)
         shape = target.shape[1:]
         with np.errstate(invalid="ignore", over="ignore"):
             target = (target - output_mean.reshape(shape)) / output_scale.reshape(shape)
     checkpoints = None
     if config.checkpoint_dir is not None:
-        fingerprint = config.fingerprint(codes, numeric, target, sample_weight)
+        fingerprint = config.fingerprint(
+            codes,
+            numeric,
+            target,
+            sample_weight,
+            *(start.arrays() if start is not None else ()),
+        )
         checkpoints = Path(config.checkpoint_dir) / f"fit-{fingerprint}"
     threads = torch.get_num_threads()
     if config.n_threads is not None:
@@ -351,6 +369,10 @@ def fit_network(
                 module.network.set_numeric_scaling(
                     torch.from_numpy(mean), torch.from_numpy(std)
                 )
+            if previous is not None:
+                module.network.load_layers(previous)
+            if start is not None:
+                module.network.load_tables(start.tables, start.frozen)
             data = TensorDataModule(
                 codes,
                 target,
@@ -375,6 +397,8 @@ def fit_network(
                 patience=config.patience,
                 gradient_clip_val=config.gradient_clip_val,
                 verbose=config.verbose,
+                callbacks=list(config.callbacks),
+                logger=config.logger,
                 checkpoint_dir=checkpoints,
             )
     finally:

@@ -15,8 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from ._numpy_network import NumpyNetwork
+
 # What a checkpoint belongs to: everything but how the process runs.
-_NOT_IN_FINGERPRINT = ("n_threads", "verbose", "checkpoint_dir", "table_names")
+_NOT_IN_FINGERPRINT = (
+    "n_threads",
+    "verbose",
+    "checkpoint_dir",
+    "table_names",
+    "callbacks",
+    "logger",
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,9 @@ class TrainingConfig:
     n_threads: int | None = None
     verbose: int = 0
     checkpoint_dir: str | None = None
+    # The user's Lightning callbacks and logger, beside entembed's own.
+    callbacks: tuple = ()
+    logger: Any = None
 
     @classmethod
     def from_params(cls, params: dict, **found) -> TrainingConfig:
@@ -77,6 +89,7 @@ class TrainingConfig:
         settings["numeric_columns"] = tuple(settings["numeric_columns"])
         settings["table_names"] = tuple(settings.get("table_names", ()))
         settings["verbose"] = int(settings.get("verbose", 0))
+        settings["callbacks"] = tuple(settings.get("callbacks") or ())
         if settings.get("checkpoint_dir") is not None:
             settings["checkpoint_dir"] = os.fspath(settings["checkpoint_dir"])
         return cls(**settings)
@@ -99,6 +112,29 @@ class TrainingConfig:
             digest.update(f"{array.dtype.str}{array.shape}".encode())
             digest.update(array.data)
         return digest.hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """Weights a fit starts from instead of a random draw.
+
+    ``init_embeddings`` gives some tables; ``warm_start`` gives every table
+    and the layers of the network fitted before, whose input and target
+    scalings the new fit keeps so that its layers still read their inputs.
+    """
+
+    tables: tuple[np.ndarray | None, ...]  # by column; None: a random draw
+    frozen: tuple[bool, ...] = ()  # by column: the table does not train
+    network: NumpyNetwork | None = None  # layers and scalings (warm start)
+
+    def arrays(self) -> list[np.ndarray | None]:
+        """Every array it holds, for a checkpoint's fingerprint."""
+        arrays: list[np.ndarray | None] = [*self.tables]
+        arrays.append(np.asarray(self.frozen, dtype=bool))
+        if self.network is not None:
+            _, named = self.network._export_state()
+            arrays.extend(named[k] for k in sorted(named))
+        return arrays
 
 
 def available_memory() -> int | None:

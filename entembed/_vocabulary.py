@@ -349,13 +349,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
 
     def _select_categories(self, columns, has_names: bool, *, warn_ids: bool) -> None:
         """Kept and infrequent categories of every column, from the counts."""
-        min_count: float
-        if self.min_frequency is None:
-            min_count = 0
-        elif isinstance(self.min_frequency, Integral):
-            min_count = int(self.min_frequency)
-        else:  # a fraction, of any real type (np.float32 is not a float)
-            min_count = self.min_frequency * self._n_rows
+        min_count = self._min_count(self._n_rows)
         fitted = [
             self._select_column(name, counts, min_count, warn_ids)
             for name, counts in zip(columns, self._counts, strict=True)
@@ -367,6 +361,15 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             [counts for _, _, counts in fitted],
             has_names,
         )
+
+    def _min_count(self, n_rows: int) -> float:
+        """Rows a category needs to be kept, out of ``n_rows``."""
+        if self.min_frequency is None:
+            return 0
+        if isinstance(self.min_frequency, Integral):
+            return int(self.min_frequency)
+        # A fraction, of any real type (np.float32 is not a float).
+        return float(self.min_frequency) * n_rows
 
     def _select_column(self, name, counts: pd.Series, min_count, warn_ids: bool):
         values = counts.index.to_numpy()
@@ -542,6 +545,81 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             "handle_missing='error'. Set handle_missing='category' to give "
             "missing values their own code 1, or fill them first."
         )
+
+    def extend(self, X):
+        """Append the new categories of ``X`` after the fitted ones.
+
+        Categories that ``X`` holds and fit did not keep get the next free
+        codes, under the same rules as fit (``min_frequency`` counted in
+        ``X``'s rows, ``max_categories`` on the total); every kept category
+        keeps its code, so features of rows encoded before stay valid. The
+        counts of known categories grow by their rows in ``X``. This is what
+        ``warm_start=True`` does to an estimator's vocabulary.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+            New rows; columns are matched by name, as in :meth:`transform`.
+
+        Returns
+        -------
+        self : CategoryVocabulary
+            The extended vocabulary.
+        """
+        check_is_fitted(self)
+        frame = match_columns(
+            X,
+            columns=self._columns,
+            required=self._columns,
+            fitted_with_names=hasattr(self, "feature_names_in_"),
+            estimator=type(self).__name__,
+        )
+        min_count = self._min_count(len(frame))
+        categories, infrequent, counts = [], [], []
+        for j, name in enumerate(self._columns):
+            added = self._count(name, *_factorize(name, frame[name]))
+            kept = pd.Index(self.categories_[j], dtype=object, tupleize_cols=False)
+            known = kept.get_indexer(added.index)
+            total = self.category_counts_[j].copy()
+            np.add.at(total, known[known >= 0], added.to_numpy()[known >= 0])
+            new = added[known < 0]
+            order = _sort_order(new.index.to_numpy())
+            new = new.iloc[order]
+            keep = new.to_numpy() >= min_count
+            if self.max_categories is not None:
+                room = max(self.max_categories - len(kept), 0)
+                by_frequency = np.argsort(-new.to_numpy(), kind="stable")
+                chosen = by_frequency[keep[by_frequency]][:room]
+                keep = np.zeros_like(keep)
+                keep[chosen] = True
+            appended = new.index.to_numpy()[keep]
+            categories.append(
+                np.concatenate([self.categories_[j], appended])
+                if len(appended)
+                else self.categories_[j]
+            )
+            counts.append(np.concatenate([total, new.to_numpy()[keep]]))
+            rare = pd.Index(
+                []
+                if self.infrequent_categories_[j] is None
+                else self.infrequent_categories_[j],
+                dtype=object,
+                tupleize_cols=False,
+            )
+            rare = (
+                rare[~rare.isin(appended)]
+                .append(pd.Index(new.index.to_numpy()[~keep], dtype=object))
+                .unique()
+            )
+            infrequent.append(rare.to_numpy() if len(rare) else None)
+        self._set_fitted(
+            self._columns,
+            categories,
+            infrequent,
+            counts,
+            hasattr(self, "feature_names_in_"),
+        )
+        return self
 
     def inverse_transform(self, codes) -> np.ndarray:
         """Turn codes back into categories.

@@ -212,7 +212,14 @@ def test_load_reads_files_written_by_entembed_0_1(request):
 
 
 # Parameters added since 0.1.0; a file stores every parameter.
-NEW_PARAMETERS = {"checkpoint_dir": None}
+NEW_PARAMETERS = {
+    "checkpoint_dir": None,
+    "callbacks": None,
+    "logger": None,
+    "init_embeddings": None,
+    "freeze_embeddings": False,
+    "warm_start": False,
+}
 
 
 def test_saved_file_keeps_the_format_of_entembed_0_1(request, tmp_path):

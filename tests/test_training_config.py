@@ -10,8 +10,9 @@ from entembed import EntityEmbedder
 
 
 def test_training_config_holds_every_training_parameter_of_the_estimators():
-    # Column selection, the vocabulary's parameters and cv are the facade's;
-    # every other parameter reaches training through the config.
+    # Column selection, the vocabulary's parameters, cv and where a fit starts
+    # (a StartingPoint beside the config) are the facade's; every other
+    # parameter reaches training through the config.
     facade_only = {
         "categorical_columns",
         "numeric_columns",
@@ -24,6 +25,9 @@ def test_training_config_holds_every_training_parameter_of_the_estimators():
         "handle_unknown",
         "handle_missing",
         "random_state",
+        "init_embeddings",
+        "freeze_embeddings",
+        "warm_start",
     }
     training = set(EntityEmbedder().get_params()) - facade_only
     config = training_config(batch_size=7, verbose=True, hidden_units=[8, 4])

@@ -1,0 +1,79 @@
+"""TensorBoard projector files: look at each column's vectors in 3-D.
+
+The projector reads ``projector_config.pbtxt`` in a log directory: one
+``embeddings`` entry per tensor, with a TSV of vectors and a TSV of labels.
+No TensorBoard is needed to write them (numpy only); point ``tensorboard
+--logdir`` at the folder to look.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._files import atomic_folder
+
+
+def _cell(value) -> str:
+    """A label as one TSV cell: tabs and line breaks would split it."""
+    return re.sub(r"[\t\r\n]", " ", str(value))
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def export_projector(model, directory, *, overwrite: bool = False) -> Path:
+    """Write TensorBoard projector files of every embedded column.
+
+    For the ``j``-th embedded column: ``column_j/tensors.tsv`` (one vector
+    per row) and ``column_j/metadata.tsv`` (a header, then each row's category
+    and its count in fit; the reserved rows ``<unknown>`` and ``<missing>``
+    have no count), and one ``projector_config.pbtxt`` that names each tensor
+    after its column. The folder is written beside
+    ``directory`` and moved into place when complete.
+
+    Parameters
+    ----------
+    model : EntityEmbedder, EntityEmbeddingRegressor or EntityEmbeddingClassifier
+        A fitted estimator.
+    directory : str or Path
+        Folder to create (``tensorboard --logdir DIRECTORY`` then shows it).
+    overwrite : bool, default=False
+        Replace a folder that an earlier export wrote.
+
+    Returns
+    -------
+    Path
+        The folder written.
+    """
+    check_is_fitted(model)
+    entries = []
+    with atomic_folder(directory, overwrite=overwrite) as folder:
+        for j, (column, frame) in enumerate(model.embeddings_.items()):
+            sub = f"column_{j}"
+            (folder / sub).mkdir()
+            np.savetxt(
+                folder / sub / "tensors.tsv",
+                frame.to_numpy(np.float32),
+                delimiter="\t",
+                fmt="%.7g",
+            )
+            # Fit does not keep the rows of the reserved codes: left blank.
+            counts = ["", "", *model.vocabulary_.category_counts_[j].tolist()]
+            with open(folder / sub / "metadata.tsv", "w", encoding="utf-8") as f:
+                f.write("category\tcount\n")
+                for category, count in zip(frame.index, counts, strict=True):
+                    f.write(f"{_cell(category)}\t{count}\n")
+            entries.append(
+                "embeddings {\n"
+                f"  tensor_name: {_quoted(str(column))}\n"
+                f'  tensor_path: "{sub}/tensors.tsv"\n'
+                f'  metadata_path: "{sub}/metadata.tsv"\n'
+                "}\n"
+            )
+        (folder / "projector_config.pbtxt").write_text("".join(entries))
+    return Path(directory)
