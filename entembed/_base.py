@@ -358,6 +358,7 @@ class EntityEmbeddingBase(BaseEstimator):
             name: getattr(self, name) for name in CategoryVocabulary._get_param_names()
         }
         history = []
+        start: StartingPoint | None
         if self.warm_start and hasattr(self, "network_"):
             self._check_warm_start(categorical, numeric)
             target = target_with_classes(y, self.task_, self._classes)

@@ -171,10 +171,10 @@ def target_with_classes(y: np.ndarray, task: str, classes: np.ndarray | None) ->
     known = pd.Index(classes, tupleize_cols=False)
     indices = known.get_indexer(y)
     if (indices < 0).any():
-        new = pd.unique(y[indices < 0])
+        new = pd.unique(y[indices < 0]).tolist()
         raise ValueError(
-            f"y has labels the fitted model does not know ({list(new[:5])}); "
-            f"warm_start keeps the fitted classes {list(classes)}. Set "
+            f"y has labels the fitted model does not know ({new[:5]}); "
+            f"warm_start keeps the fitted classes {np.asarray(classes).tolist()}. Set "
             "warm_start=False to fit afresh with the new classes."
         )
     if task == "binary":

@@ -327,11 +327,12 @@ def fit_network(
     output_mean = output_scale = None
     previous = start.network if start is not None else None
     if config.task == "regression":
+        output_mean, output_scale = _standardisation(target)
         if previous is not None and previous.output_mean is not None:
             # A warm start keeps the scaling its head learned under.
-            output_mean, output_scale = previous.output_mean, previous.output_scale
-        else:
-            output_mean, output_scale = _standardisation(target)
+            output_mean = previous.output_mean
+            output_scale = previous.output_scale
+        assert output_mean is not None and output_scale is not None
         shape = target.shape[1:]
         with np.errstate(invalid="ignore", over="ignore"):
             target = (target - output_mean.reshape(shape)) / output_scale.reshape(shape)

@@ -228,7 +228,7 @@ class _Graph:
     def name(self, hint: str) -> str:
         return self.scope.get_unique_variable_name(hint)
 
-    def constant(self, hint: str, array: np.ndarray) -> str:
+    def constant(self, hint: str, array) -> str:
         name = self.name(hint)
         array = np.asarray(array)
         if array.dtype == object:
@@ -262,11 +262,16 @@ class _Graph:
         )
         return output
 
+    def flat(self, name: str) -> str:
+        """``name`` reshaped to one dimension."""
+        shape = self.constant("flat", np.array([-1], np.int64))
+        return self.node("Reshape", [name, shape], "flat")
+
     def cast(self, name: str, to: int) -> str:
         return self.node("Cast", [name], "cast", to=to)
 
 
-def _inputs_by_column(operator, columns: list[str]) -> dict[str, object]:
+def _inputs_by_column(operator, columns: list[str]) -> dict:
     """The operator's input variables of the columns the model reads."""
     by_name = {variable.raw_name: variable for variable in operator.inputs}
     absent = [c for c in columns if c not in by_name]
@@ -305,12 +310,12 @@ def _codes(graph: _Graph, variable, column: str, categories: np.ndarray) -> str:
             values_int64s=values,
             default_int64=UNKNOWN_CODE,
         )
-        return graph.node("Reshape", [coded, graph.constant("flat", [-1])], "codes")
+        return graph.flat(coded)
     if kind != "integer":
         raise ValueError(
             f"Column {column!r} has text categories; give it a string input type."
         )
-    keys = [int(v) for v in categories]
+    integer_keys = [int(v) for v in categories]
     missing = None
     if isinstance(variable.type, _REAL_TYPES):
         missing = graph.node("IsNaN", [source], "missing")
@@ -329,14 +334,14 @@ def _codes(graph: _Graph, variable, column: str, categories: np.ndarray) -> str:
         "codes",
         op_domain=_ML,
         op_version=2,
-        keys_int64s=keys,
+        keys_int64s=integer_keys,
         values_int64s=codes.tolist(),
         default_int64=UNKNOWN_CODE,
     )
     if missing is not None:
         reserved = graph.constant("missing_code", np.array([MISSING_CODE], np.int64))
         coded = graph.node("Where", [missing, reserved, coded], "codes")
-    return graph.node("Reshape", [coded, graph.constant("flat", [-1])], "codes")
+    return graph.flat(coded)
 
 
 def _embeddings(graph: _Graph, operator, model) -> str:

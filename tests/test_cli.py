@@ -97,7 +97,9 @@ def test_cli_compare_prints_and_writes_the_table(table, capsys):
     assert out.read_text().strip() == printed.strip()
 
 
-@pytest.mark.parametrize("command", ["fit", "transform", "compare", "plot", "demo"])
+@pytest.mark.parametrize(
+    "command", ["fit", "transform", "compare", "plot", "export", "demo"]
+)
 def test_cli_help_for_every_subcommand(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -377,3 +379,115 @@ def test_cli_process_interrupted_by_sigint_exits_130(table, tmp_path):
     assert result.returncode == 130, result.stderr[-2000:]
     assert result.stderr.strip() == "entembed fit: interrupted"
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------ parameters, export, summary
+def _fit(table, out, *extra):
+    data = str(table / "data.csv")
+    return main(["fit", data, "--target", "target", "--out", str(out), *extra])
+
+
+def test_cli_version(capsys):
+    from entembed import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"entembed {__version__}"
+
+
+def test_cli_takes_every_parameter_from_config_and_param(table, tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text(
+        "hidden_units: [8, 4]\nmax_epochs: 5\nbatch_size: 64\nmin_frequency: 2\n"
+    )
+    out = tmp_path / "model.npz"
+    args = ["--config", str(tmp_path / "config.yaml"), "--param", "embedding_dims=3"]
+    args += ["--param", "dropout=0.1", "--max-epochs", "2", "--accelerator", "cpu"]
+    assert _fit(table, out, *args, "--devices", "1") == 0
+    params = load(out).get_params()
+    assert params["hidden_units"] == (8, 4) and params["batch_size"] == 64
+    assert params["embedding_dims"] == 3 and params["dropout"] == 0.1
+    assert params["min_frequency"] == 2 and params["accelerator"] == "cpu"
+    assert params["max_epochs"] == 2  # the dedicated option wins over the config
+    summary = capsys.readouterr().out
+    assert re.search(
+        r"embedded 2 column\(s\) in [\d.]+ s, 2 epoch\(s\), best val_loss", summary
+    )
+    assert re.search(r"  c0: \d+ codes -> 3 dimensions", summary)
+    (tmp_path / "config.json").write_text('{"max_epochs": 1, "verbose": 0}')
+    assert _fit(table, out, "--config", str(tmp_path / "config.json")) == 0
+    assert len(load(out).history_) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--param", "colour=red"],
+            r"Invalid parameter 'colour' for estimator EntityEmbedder",
+        ),
+        (
+            ["--param", "max_epochs=0"],
+            r"The 'max_epochs' parameter of EntityEmbedder must be an int in the "
+            r"range \[1, inf\)\. Got 0 instead",
+        ),
+        (["--param", "max_epochs"], r"--param 'max_epochs' is not NAME=VALUE"),
+        (["--param", "logger=csv"], r"logger takes Lightning objects"),
+        (["--config", "{tmp}/list.json"], r"must hold one mapping of parameter names"),
+        (["--config", "{tmp}/bad.yaml"], r"config file '.*bad.yaml' is not valid YAML"),
+        (["--config", "{tmp}/config.toml"], r"use a \.json, \.yaml or \.yml file"),
+        (["--config", "{tmp}/none.json"], r"config file '.*none.json' not found"),
+    ],
+    ids=["unknown", "bad-value", "not-pair", "object", "list", "yaml", "toml", "none"],
+)
+def test_cli_bad_parameters_are_one_line_before_reading_data(
+    table, tmp_path, args, message, capsys
+):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "bad.yaml").write_text("a: [1,\n")
+    (tmp_path / "config.toml").write_text("a = 1")
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert _fit(table, tmp_path / "m.npz", *args) == 1
+    _one_line_error(capsys, message)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_cli_warm_start_continues_the_model_at_out_and_init_from_a_file(
+    table, tmp_path
+):
+    out = tmp_path / "model.npz"
+    assert _fit(table, out, *TRAIN) == 0
+    first = load(out)
+    assert _fit(table, out, *TRAIN, "--param", "warm_start=true") == 0
+    continued = load(out)
+    assert continued.history_["epoch"].tolist() == list(range(1, 7))
+    assert continued.cardinalities_ == first.cardinalities_
+    source = tmp_path / "source.npz"
+    EntityEmbedder(embedding_dims=5, max_epochs=1, random_state=0).fit(
+        pd.read_csv(table / "data.csv").drop(columns="target"),
+        pd.read_csv(table / "data.csv")["target"],
+    ).save(source)
+    assert _fit(table, out, *TRAIN, "--param", f"init_embeddings={source}") == 0
+    assert set(load(out).embedding_dims_.values()) == {5}
+
+
+def test_cli_export_projector_and_onnx(table, tmp_path, capsys):
+    model = tmp_path / "model.npz"
+    assert _fit(table, model, *TRAIN) == 0
+    assert main(["export", str(model), "--projector", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p" / "projector_config.pbtxt").is_file()
+    assert "tensorboard --logdir" in capsys.readouterr().out
+    assert main(["export", str(model), "--quiet"]) == 1
+    _one_line_error(capsys, r"pass --onnx FILE.onnx, --projector DIR, or both")
+    pytest.importorskip("skl2onnx", reason="needs the onnx extra")
+    ort = pytest.importorskip("onnxruntime", reason="needs the onnx extra")
+    import onnx
+
+    from entembed.onnx import input_feed
+
+    assert main(["export", str(model), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    graph = onnx.load(tmp_path / "m.onnx")
+    data = pd.read_csv(table / "data.csv").head(50)
+    session = ort.InferenceSession(graph.SerializeToString())
+    (features,) = session.run(None, input_feed(graph, data))
+    np.testing.assert_array_equal(features, load(model).transform(data))

@@ -132,3 +132,31 @@ def test_network_error_when_numeric_input_is_missing():
         ValueError, match=r"expects 2 numeric input column\(s\), got None"
     ):
         network(torch.zeros(1, 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("encoder", ["embedding", "onehot"])
+def test_load_tables_and_layers_make_the_same_network(encoder):
+    kwargs = {"n_numeric": 2, "hidden_units": (8,), "batch_norm": True}
+    trained = EntityEmbeddingNetwork(MODULE_CARDINALITIES, MODULE_DIMS, **kwargs)
+    trained.set_numeric_scaling(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]))
+    source = trained.eval().to_numpy()
+    copy = EntityEmbeddingNetwork(
+        MODULE_CARDINALITIES, MODULE_DIMS, encoder=encoder, **kwargs
+    )
+    copy.load_layers(source)
+    copy.load_tables(source.tables, frozen=[True, False, False, True])
+    codes, numeric = module_codes(), torch.randn(64, 2)
+    torch.testing.assert_close(copy.eval()(codes, numeric), trained(codes, numeric))
+    frozen = [p.requires_grad for p in copy.table_parameters()]
+    assert frozen == [False, True, True, False]
+
+
+def test_error_load_layers_of_another_shape():
+    network = EntityEmbeddingNetwork(
+        MODULE_CARDINALITIES, MODULE_DIMS, hidden_units=(8,)
+    )
+    other = EntityEmbeddingNetwork(MODULE_CARDINALITIES, MODULE_DIMS, hidden_units=(4,))
+    with pytest.raises(ValueError, match=r"linear weights \[\(4, 16\), \(1, 4\)\]"):
+        network.load_layers(other.to_numpy())
+    with pytest.raises(ValueError, match=r"table 0 starts from shape \(3, 1\)"):
+        network.load_tables([torch.zeros(3, 1).numpy(), None, None, None])

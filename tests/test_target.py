@@ -68,3 +68,17 @@ def test_error_labels_that_cannot_be_a_task():
         prepare_target(np.array(["a", "b"], dtype=object), "regression")
     with pytest.raises(ValueError, match=r"The target has 1 missing label\(s\)"):
         prepare_target(np.array(["a", None, "b"], dtype=object), "binary")
+
+
+def test_target_with_classes_keeps_the_fitted_indices():
+    from entembed._target import target_with_classes
+
+    classes = np.array(["a", "b", "c"], dtype=object)
+    target = target_with_classes(
+        np.array(["c", "c"], dtype=object), "multiclass", classes
+    )
+    assert target.values.tolist() == [2, 2] and target.n_outputs == 3
+    binary = target_with_classes(np.array([True]), "binary", np.array([False, True]))
+    assert binary.values.tolist() == [1.0] and binary.n_outputs == 1
+    with pytest.raises(ValueError, match="its file does not record the classes"):
+        target_with_classes(np.array([1, 0]), "binary", None)

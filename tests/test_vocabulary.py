@@ -404,3 +404,43 @@ def test_vocabulary_warns_when_most_rows_are_unseen():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         vocabulary.transform(new.iloc[10:30].assign(city=["Oslo"] * 15 + ["Rome"] * 5))
+
+
+# ------------------------------------------------------------------ extend
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    first=st.lists(st.sampled_from("abcdef"), min_size=1, max_size=30),
+    second=st.lists(st.sampled_from("defghi") | st.none(), min_size=1, max_size=30),
+    min_frequency=st.sampled_from([None, 2]),
+)
+def test_extend_keeps_every_known_code_and_appends_new_categories(
+    first, second, min_frequency
+):
+    vocabulary = CategoryVocabulary(min_frequency=min_frequency)
+    vocabulary.fit(pd.DataFrame({"c": first}))
+    known = list(vocabulary.categories_[0])
+    before = vocabulary.transform(pd.DataFrame({"c": first}))
+    vocabulary.extend(pd.DataFrame({"c": second}))
+    assert list(vocabulary.categories_[0][: len(known)]) == known
+    # Kept categories keep their codes; a rare one may now be kept.
+    after = vocabulary.transform(pd.DataFrame({"c": first}))
+    kept = before != UNKNOWN_CODE
+    np.testing.assert_array_equal(after[kept], before[kept])
+    counts = pd.Series([v for v in second if v is not None]).value_counts()
+    appended = list(vocabulary.categories_[0][len(known) :])
+    threshold = min_frequency or 1
+    expected = sorted(c for c, n in counts.items() if c not in known and n >= threshold)
+    assert appended == expected
+    assert len(vocabulary.category_counts_[0]) == len(vocabulary.categories_[0])
+
+
+def test_extend_counts_known_categories_and_caps_at_max_categories():
+    vocabulary = CategoryVocabulary(max_categories=3).fit(
+        pd.DataFrame({"c": ["a", "a", "b"]})
+    )
+    vocabulary.extend(pd.DataFrame({"c": ["a", "x", "y", "y", "z"]}))
+    assert vocabulary.categories_[0].tolist() == ["a", "b", "y"]
+    assert vocabulary.category_counts_[0].tolist() == [3, 1, 2]
+    assert sorted(vocabulary.infrequent_categories_[0].tolist()) == ["x", "z"]
+    codes = vocabulary.transform(pd.DataFrame({"c": ["y", "x", None]})).ravel()
+    assert codes.tolist() == [4, UNKNOWN_CODE, MISSING_CODE]

@@ -1,0 +1,155 @@
+"""ONNX export: skl2onnx converters whose graphs compute what numpy computes,
+on a real table with unseen and missing categories."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+skl2onnx = pytest.importorskip("skl2onnx", reason="needs the onnx extra")
+ort = pytest.importorskip("onnxruntime", reason="needs the onnx extra")
+
+import entembed.onnx as entembed_onnx  # noqa: E402
+from entembed import (  # noqa: E402
+    EntityEmbedder,
+    EntityEmbeddingClassifier,
+    EntityEmbeddingRegressor,
+)
+from entembed.datasets import load_baseball_salaries  # noqa: E402
+
+# Trains on a real table for each estimator: the slow lane.
+pytestmark = [
+    pytest.mark.slow,
+    # Most later seasons' players are new: the drift warning is expected.
+    pytest.mark.filterwarnings("ignore:Column 'playerID'.*never seen in fit"),
+]
+
+COLUMNS = ["playerID", "teamID", "birthState", "bats", "yearID", "age"]
+SETTINGS = {
+    "categorical_columns": ["playerID", "teamID", "birthState", "bats"],
+    "hidden_units": (16, 8),
+    "batch_norm": True,
+    "max_epochs": 2,
+    "random_state": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def salaries():
+    """Seasons before 2012 to fit, later ones to serve: new players (unseen
+    categories) and players born abroad (a missing birthState)."""
+    X, y = load_baseball_salaries(n_rows=5000, random_state=0)
+    X = X[COLUMNS]
+    early = (X["yearID"] < 2012).to_numpy()
+    test = X[~early].copy()
+    test.iloc[:3, 1] = "NEW"  # a team never seen
+    assert test["birthState"].isna().any()
+    assert (~test["playerID"].isin(X.loc[early, "playerID"])).any()
+    return X[early], y[early], test
+
+
+def _run(onnx_model, X):
+    session = ort.InferenceSession(onnx_model.SerializeToString())
+    return session.run(None, entembed_onnx.input_feed(onnx_model, X))
+
+
+def test_embedder_graph_equals_transform(salaries):
+    X, y, test = salaries
+    embedder = EntityEmbedder(
+        **SETTINGS, numeric_columns=["age"], remainder="passthrough"
+    )
+    embedder.fit(X, y)
+    (features,) = _run(entembed_onnx.to_onnx(embedder), test)
+    np.testing.assert_array_equal(features, embedder.transform(test))
+
+
+def test_regressor_graph_equals_predict(salaries):
+    X, y, test = salaries
+    model = EntityEmbeddingRegressor(**SETTINGS).fit(X, y)
+    (predictions,) = _run(entembed_onnx.to_onnx(model), test)
+    np.testing.assert_allclose(
+        predictions[:, 0], model.predict(test), rtol=0, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_graph_equals_predict_and_predict_proba(salaries, n_classes):
+    X, y, test = salaries
+    labels = pd.qcut(y, n_classes, labels=["low", "mid", "high"][:n_classes]).astype(
+        str
+    )
+    model = EntityEmbeddingClassifier(**SETTINGS).fit(X, labels)
+    graph = entembed_onnx.to_onnx(model, options={"zipmap": False})
+    label, proba = _run(graph, test)
+    np.testing.assert_allclose(proba, model.predict_proba(test), rtol=0, atol=1e-6)
+    assert label.tolist() == model.predict(test).tolist()
+    # scikit-learn's default: probabilities as one dict per row (ZipMap).
+    _, dicts = _run(entembed_onnx.to_onnx(model), test)
+    assert dicts[0].keys() == set(model.classes_)
+
+
+def test_pipeline_converts_whole_from_a_dataframe_sample(salaries):
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+
+    X, y, test = salaries
+    pipeline = make_pipeline(
+        EntityEmbedder(**SETTINGS), GradientBoostingRegressor(n_estimators=30)
+    ).fit(X, y)
+    graph = entembed_onnx.to_onnx(pipeline)
+    (predictions,) = _run(graph, test)
+    np.testing.assert_allclose(predictions.ravel(), pipeline.predict(test), atol=1e-4)
+    # skl2onnx's own entry point, with types read from a DataFrame sample.
+    sample = X.astype({"birthState": object, "bats": object})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        graph = skl2onnx.to_onnx(pipeline, sample[:1])
+    (again,) = _run(graph, test.fillna({"yearID": 0}))
+    np.testing.assert_allclose(again.ravel(), pipeline.predict(test), atol=1e-4)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="skl2onnx 1.20's HistGradientBoosting converter fails on scikit-learn "
+    "1.9's trees (boolean node attributes), with or without entembed",
+)
+def test_pipeline_with_hist_gradient_boosting(salaries):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+
+    X, y, test = salaries
+    pipeline = make_pipeline(
+        EntityEmbedder(**SETTINGS), HistGradientBoostingRegressor(max_iter=10)
+    ).fit(X, y)
+    (predictions,) = _run(entembed_onnx.to_onnx(pipeline), test)
+    np.testing.assert_allclose(predictions.ravel(), pipeline.predict(test), atol=1e-4)
+
+
+def test_integer_categories_read_doubles_with_nan_as_missing():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"store": rng.integers(0, 30, 400).astype(float)})
+    y = X["store"].to_numpy() % 3 + rng.normal(0, 0.1, 400)
+    embedder = EntityEmbedder(hidden_units=(8,), max_epochs=2, random_state=0).fit(X, y)
+    test = pd.DataFrame({"store": [3.0, np.nan, 99.0, 0.0]})
+    (features,) = _run(entembed_onnx.to_onnx(embedder), test)
+    np.testing.assert_array_equal(features, embedder.transform(test))
+
+
+def test_errors_name_the_column_and_the_fix(salaries):
+    from skl2onnx.common.data_types import FloatTensorType
+
+    X, y, _ = salaries
+    embedder = EntityEmbedder(**SETTINGS).fit(X, y)
+    with pytest.raises(ValueError, match=r"reads columns \['playerID', 'teamID'"):
+        skl2onnx.to_onnx(embedder, initial_types=[("X", FloatTensorType([None, 4]))])
+    graph = entembed_onnx.to_onnx(embedder)
+    with pytest.raises(ValueError, match="reads column 'playerID', which X lacks"):
+        entembed_onnx.input_feed(graph, X.drop(columns="playerID"))
+    mixed = pd.DataFrame({"c": pd.Series([1, "a", 2.5] * 20, dtype=object)})
+    model = EntityEmbedder(hidden_units=(4,), max_epochs=1).fit(mixed, np.arange(60.0))
+    with pytest.raises(ValueError, match="Column 'c' has categories that are neither"):
+        entembed_onnx.to_onnx(model)
+    with pytest.raises(TypeError, match="initial_types reads a fitted entembed"):
+        entembed_onnx.initial_types(object())
