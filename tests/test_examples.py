@@ -2,12 +2,15 @@
 the reason it cannot run here."""
 
 import importlib.util
+import re
 import runpy
 from pathlib import Path
 
 import pytest
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
+# Runs in its own test, which also checks what it measures.
+MEASURED = "transfer_learning"
 
 
 def _cuda() -> bool:
@@ -27,7 +30,11 @@ NEEDS = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize(
+    "path",
+    [p for p in EXAMPLES if p.stem != MEASURED],
+    ids=[p.stem for p in EXAMPLES if p.stem != MEASURED],
+)
 def test_example_runs(path, capsys):
     if path.stem in NEEDS:
         what, available = NEEDS[path.stem]
@@ -36,3 +43,20 @@ def test_example_runs(path, capsys):
     runpy.run_path(str(path), run_name="__main__")
     out = capsys.readouterr().out
     assert out.strip() and "skipping" not in out
+
+
+@pytest.mark.slow
+def test_transfer_from_a_large_related_table_improves_the_small_one(capsys):
+    # The example's own measurement, on real flights: transferred vectors give
+    # gradient boosting a better AUC on a small table than vectors learned
+    # from its rows alone (0.570 frozen and 0.555 against 0.538 when written).
+    (path,) = [p for p in EXAMPLES if p.stem == MEASURED]
+    runpy.run_path(str(path), run_name="__main__")
+    means = {
+        name.strip(): float(mean)
+        for name, mean in re.findall(
+            r"^  (.+?) +(0\.\d+) ±", capsys.readouterr().out, re.M
+        )
+    }
+    assert means["transferred"] > means["from scratch"]
+    assert means["transferred, frozen"] > means["from scratch"] + 0.01
