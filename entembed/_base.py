@@ -361,7 +361,9 @@ class EntityEmbeddingBase(BaseEstimator):
         start: StartingPoint | None
         if self.warm_start and hasattr(self, "network_"):
             self._check_warm_start(categorical, numeric)
-            target = target_with_classes(y, self.task_, self._classes)
+            # Estimators pickled by 0.1.0 have no _classes.
+            classes = getattr(self, "_classes", None)
+            target = target_with_classes(y, self.task_, classes)
             if target.n_outputs != self.network_.n_outputs:
                 raise ValueError(
                     f"warm_start continues the fitted network of "

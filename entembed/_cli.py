@@ -143,28 +143,31 @@ def _read_config(path: str) -> dict:
     file = Path(path)
     if not file.is_file():
         raise CommandError(f"config file {path!r} not found")
+    suffix = file.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        raise CommandError(f"config file {path!r}: use a .json, .yaml or .yml file")
     text = file.read_text(encoding="utf-8")
-    try:
-        if file.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            config = yaml.safe_load(text)
-        elif file.suffix.lower() == ".json":
+    if suffix == ".json":
+        try:
             config = json.loads(text)
-        else:
-            raise CommandError(f"config file {path!r}: use a .json, .yaml or .yml file")
-    except ImportError as exc:
-        raise CommandError(
-            f"reading {path!r} needs PyYAML: pip install pyyaml"
-        ) from exc
-    except ValueError as exc:  # JSON and YAML errors (yaml.YAMLError is not one)
-        raise CommandError(f"config file {path!r} is not valid: {exc}") from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith("yaml"):
+        except json.JSONDecodeError as exc:
             raise CommandError(
-                f"config file {path!r} is not valid YAML: {exc}".splitlines()[0]
+                f"config file {path!r} is not valid JSON: {exc}"
             ) from exc
-        raise
+    else:
+        try:
+            import yaml
+        except ImportError as exc:
+            raise CommandError(
+                f"reading {path!r} needs PyYAML: pip install pyyaml"
+            ) from exc
+        try:
+            config = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            first = str(exc).splitlines()[0]
+            raise CommandError(
+                f"config file {path!r} is not valid YAML: {first}"
+            ) from exc
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise CommandError(
             f"config file {path!r} must hold one mapping of parameter names to "

@@ -156,8 +156,7 @@ def target_with_classes(y: np.ndarray, task: str, classes: np.ndarray | None) ->
                 "warm_start cannot continue this classification model: its file "
                 "does not record the classes. Set warm_start=False to fit afresh."
             )
-        target = prepare_target(y, "regression")
-        return target
+        return prepare_target(y, "regression")
     check_finite_target(y)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:

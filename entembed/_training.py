@@ -327,12 +327,12 @@ def fit_network(
     output_mean = output_scale = None
     previous = start.network if start is not None else None
     if config.task == "regression":
-        output_mean, output_scale = _standardisation(target)
-        if previous is not None and previous.output_mean is not None:
+        kept = () if previous is None else (previous.output_mean, previous.output_scale)
+        if kept and kept[0] is not None and kept[1] is not None:
             # A warm start keeps the scaling its head learned under.
-            output_mean = previous.output_mean
-            output_scale = previous.output_scale
-        assert output_mean is not None and output_scale is not None
+            output_mean, output_scale = kept[0], kept[1]
+        else:
+            output_mean, output_scale = _standardisation(target)
         shape = target.shape[1:]
         with np.errstate(invalid="ignore", over="ignore"):
             target = (target - output_mean.reshape(shape)) / output_scale.reshape(shape)
