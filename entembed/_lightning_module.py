@@ -119,6 +119,8 @@ class EntityEmbeddingModule(L.LightningModule):
             encoder=encoder,
         )
         self.metric_name = "rmse" if task == "regression" else "accuracy"
+        # (loss, metric, rows) of each step, by stage, until logged per epoch.
+        self._running: dict[str, list] = {}
         # Counted on the device and read once per epoch: checking every step
         # would synchronise the GPU each step.
         self.register_buffer(
@@ -164,41 +166,68 @@ class EntityEmbeddingModule(L.LightningModule):
             loss = losses.mean()
         else:
             loss = (losses * weight).sum() / weight.sum().clamp_min(1e-12)
-        n = len(losses)
-        self.log(
-            f"{stage}_loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            batch_size=n,
-            prog_bar=True,
-            sync_dist=True,  # the mean over ranks under DDP; a no-op otherwise
-        )
-        self.log(
-            f"{stage}_{self.metric_name}",
-            self._metric(output, batch["target"]),
-            on_step=False,
-            on_epoch=True,
-            batch_size=n,
-            sync_dist=True,
+        metric = self._metric(output, batch["target"])
+        self._running.setdefault(stage, []).append(
+            (loss.detach(), metric.detach(), len(losses))
         )
         return loss
+
+    def _log_epoch(self, stage: str) -> None:
+        """Log the epoch's batch-size-weighted means of the loss and the metric.
+
+        Once per epoch, not per step: each ``self.log`` call costs Lightning
+        about 1 ms of bookkeeping, a third of a step at batch size 256 on CPU
+        (measured). The figures are the ones per-step logging with
+        ``on_epoch=True`` gives.
+        """
+        running = self._running.pop(stage, None)
+        if not running:
+            return
+        sizes = torch.tensor([n for *_, n in running], device=running[0][0].device)
+        weights = sizes / sizes.sum()
+        for name, index, prog_bar in (("loss", 0, True), (self.metric_name, 1, False)):
+            values = torch.stack([row[index].float() for row in running])
+            self.log(
+                f"{stage}_{name}",
+                (values * weights).sum(),
+                on_step=False,
+                on_epoch=True,
+                prog_bar=prog_bar,
+                sync_dist=True,  # the mean over ranks under DDP; a no-op otherwise
+            )
+
+    def on_train_epoch_start(self) -> None:
+        self._running = {}
+
+    def on_validation_epoch_start(self) -> None:
+        self._running.pop("val", None)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._shared_step(batch, "train")
         self.nonfinite_steps += ~torch.isfinite(loss.detach())
+        # Logged at the epoch's last step: callbacks' on_train_epoch_end (the
+        # history, checkpoints) run before the module's and read it there.
+        if batch_idx + 1 >= self.trainer.num_training_batches:
+            self._log_epoch("train")
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "val")
 
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
     def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
 
     def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         return self(batch["codes"], batch.get("numeric"))
 
     def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")  # batches of unknown number: logged now
         check_finite_training(self)
 
     def configure_optimizers(self):

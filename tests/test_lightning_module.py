@@ -178,3 +178,33 @@ def test_gradient_clipping_falls_back_to_dense_table_gradients():
         callbacks=[kinds],
     )
     assert kinds.sparse and all(kinds.sparse)
+
+
+def test_epoch_metrics_are_logged_once_per_epoch_as_batch_weighted_means():
+    codes, target = coded_problem(n=500)  # batches of 64: the last one has 52 rows
+    module = EntityEmbeddingModule(CARDINALITIES, [2, 3, 4], hidden_units=(8,))
+    data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.0)
+    steps, calls = [], []
+    shared_step, log = module._shared_step, module.log
+
+    def recording_step(batch, stage):
+        loss = shared_step(batch, stage)
+        steps.append((float(loss), len(batch["target"])))
+        return loss
+
+    def recording_log(name, value, **kwargs):
+        calls.append(name)
+        log(name, value, **kwargs)
+
+    module._shared_step, module.log = recording_step, recording_log
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, datamodule=data)
+    assert calls == ["train_loss", "train_rmse"]
+    weighted = sum(loss * n for loss, n in steps) / sum(n for _, n in steps)
+    assert float(trainer.callback_metrics["train_loss"]) == pytest.approx(weighted)
