@@ -2,8 +2,8 @@
 
 1,000,000 synthetic rows, 8 categorical columns with cardinalities
 [7, 12, 31, 50, 300, 1000, 5000, 20000] (fastai's "auto" widths), hidden layers
-(256, 128), batch size 4096, one epoch, regression. Contenders, each in a fresh
-process (so peak memory is its own), interleaved round after round:
+(256, 128), batch sizes 1024 and 4096, one epoch, regression. Contenders, each
+in a fresh process (so peak memory is its own), interleaved round after round:
 
 - ``entembed``: ``EntityEmbeddingModule`` + ``TensorDataModule`` through
   entembed's Trainer setup (the facade's path), Trainer start-up included;
@@ -16,8 +16,9 @@ process (so peak memory is its own), interleaved round after round:
 - ``pytorch_tabular``: its CategoryEmbeddingModel with the same widths and
   layers, when installed (the peers environment of ``make bench``).
 
-Targets: entembed >= 0.9x the plain loop's rows/s, >= 2x the DataLoader's.
-Run: ``python benchmarks/bench_training.py [--rows N] [--repeat R]``
+Targets: entembed >= 1.5x the plain loop's rows/s (sparse against dense table
+gradients), >= 2x the DataLoader's (due on a GPU), >= 3x pytorch_tabular's.
+Run: ``python benchmarks/bench_training.py [--rows N] [--batch-sizes B ...]``
 """
 
 from __future__ import annotations
@@ -193,25 +194,10 @@ def feeding_only(rows: int, batch_size: int, repeat: int) -> dict[str, list[floa
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--onehot-rows", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        result = worker(args.worker, args.rows, args.batch_size, args.onehot_rows)
-        print(json.dumps(result))
-        return
+def measure(batch_size: int, args, contenders: list[str]) -> dict[str, list[dict]]:
+    """Every contender, ``args.repeat`` interleaved rounds, each in a fresh process."""
+    from _timing import run_in_fresh_process
 
-    from _charts import runs_barh
-    from _timing import RESULTS, machine, median, run_in_fresh_process, write
-
-    contenders = list(CONTENDERS)
-    if importlib.util.find_spec("pytorch_tabular") is not None:  # peers env only
-        contenders.append(f"pytorch_tabular {version('pytorch_tabular')}")
     runs: dict[str, list[dict]] = {c: [] for c in contenders}
     for round_ in range(args.repeat):
         for contender in contenders:
@@ -221,24 +207,27 @@ def main() -> None:
                     contender,
                     "--rows",
                     str(args.rows),
-                    "--batch-size",
-                    str(args.batch_size),
+                    "--batch-sizes",
+                    str(batch_size),
                     "--onehot-rows",
                     str(args.onehot_rows),
                 )
             )
-            print(f"round {round_ + 1} {contender}: {runs[contender][-1]}", flush=True)
+            print(
+                f"batch {batch_size} round {round_ + 1} {contender}: "
+                f"{runs[contender][-1]}",
+                flush=True,
+            )
+    return runs
 
-    import torch
+
+def section(batch_size: int, runs: dict[str, list[dict]], contenders) -> list[str]:
+    """The table and the targets of one batch size."""
+    from _timing import median
 
     rate = {c: median([r["rows_per_s"] for r in runs[c]]) for c in contenders}
     lines = [
-        "# Training throughput",
-        "",
-        f"{args.rows:,} rows (one-hot baseline: {args.onehot_rows:,}), cardinalities "
-        f"{CARDINALITIES}, hidden (256, 128), batch {args.batch_size}, one epoch, "
-        f"1 torch thread, torch {torch.__version__}; median of {args.repeat} "
-        f"interleaved runs, each in a fresh process. {machine()}.",
+        f"## Batch {batch_size:,}",
         "",
         "| contender | rows/s (median) | rows/s (min-max) | entembed vs it | "
         "peak memory over data, MB |",
@@ -256,10 +245,10 @@ def main() -> None:
     vs_loader = rate["entembed"] / rate["DataLoader"]
     lines += [
         "",
-        f"- entembed vs plain loop: {vs_plain:.2f}x (target >= 0.90x: "
-        f"{'met' if vs_plain >= 0.9 else 'MISSED'})",
-        f"- entembed vs DataLoader(TensorDataset): {vs_loader:.2f}x (target >= 2.00x: "
-        f"{'met' if vs_loader >= 2 else 'MISSED'})",
+        f"- entembed vs the plain loop (hand-written, dense table gradients): "
+        f"{vs_plain:.2f}x (target >= 1.50x: {'met' if vs_plain >= 1.5 else 'MISSED'})",
+        f"- entembed vs DataLoader(TensorDataset): {vs_loader:.2f}x (target >= 2.00x, "
+        f"due on a GPU: {'met' if vs_loader >= 2 else 'MISSED'} on this CPU)",
         f"- lookup vs one-hot baseline: "
         f"{rate['entembed'] / rate['one-hot baseline']:.1f}x the rows/s",
     ]
@@ -270,14 +259,62 @@ def main() -> None:
             f"layers; only its training timed): {vs_peer:.2f}x (target >= 3.00x: "
             f"{'met' if vs_peer >= 3 else 'MISSED'})"
         )
-    feeding = feeding_only(args.rows, args.batch_size, args.repeat)
+    lines += ["", f"![training rows/s, batch {batch_size}](training-{batch_size}.png)"]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1024, 4096])
+    parser.add_argument("--onehot-rows", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        result = worker(args.worker, args.rows, args.batch_sizes[0], args.onehot_rows)
+        print(json.dumps(result))
+        return
+
+    import torch
+    from _charts import runs_barh
+    from _timing import RESULTS, machine, median, write
+
+    contenders = list(CONTENDERS)
+    if importlib.util.find_spec("pytorch_tabular") is not None:  # peers env only
+        contenders.append(f"pytorch_tabular {version('pytorch_tabular')}")
+    lines = [
+        "# Training throughput",
+        "",
+        f"{args.rows:,} rows (one-hot baseline: {args.onehot_rows:,}), cardinalities "
+        f"{CARDINALITIES} with fastai's widths, hidden (256, 128), one epoch, 1 torch "
+        f"thread, torch {torch.__version__}; median of {args.repeat} interleaved "
+        f"runs, each in a fresh process. {machine()}. entembed's tables learn with "
+        "sparse gradients (a step touches the rows its batch used); the plain loop "
+        "is the same network and optimiser with nn.Embedding's dense gradients.",
+        "",
+    ]
+    for batch_size in args.batch_sizes:
+        runs = measure(batch_size, args, contenders)
+        lines += [*section(batch_size, runs, contenders), ""]
+        runs_barh(
+            RESULTS / f"training-{batch_size}.png",
+            {c: [r["rows_per_s"] for r in runs[c]] for c in contenders},
+            title=f"Training, one epoch of {args.rows:,} rows, batch {batch_size}, "
+            "1 CPU thread",
+            xlabel="rows/s, log scale (median; whiskers: fastest and slowest run)",
+            ours="entembed",
+            log=True,
+        )
+    batch_size = args.batch_sizes[-1]
+    feeding = feeding_only(args.rows, batch_size, args.repeat)
     ours_feed = median(feeding["TensorDataModule batches"])
     loader_feed = median(feeding["DataLoader(TensorDataset)"])
     lines += [
-        "",
         "## Feeding alone",
         "",
-        "One epoch of batches with no model attached (median seconds):",
+        f"One epoch of batches of {batch_size:,} with no model attached (median "
+        "seconds):",
         "",
         "| batches from | seconds per epoch | vs entembed |",
         "|---|---:|---:|",
@@ -290,16 +327,7 @@ def main() -> None:
         "collate's cost shows in full only here, or on a GPU, where compute is "
         "small.",
     ]
-    lines += ["", "![training rows/s by contender](training.png)"]
     write("training.md", "\n".join(lines) + "\n")
-    runs_barh(
-        RESULTS / "training.png",
-        {c: [r["rows_per_s"] for r in runs[c]] for c in contenders},
-        title=f"Training, one epoch of {args.rows:,} rows on 1 CPU thread",
-        xlabel="rows/s, log scale (median; whiskers: fastest and slowest run)",
-        ours="entembed",
-        log=True,
-    )
 
 
 if __name__ == "__main__":

@@ -82,7 +82,9 @@ def _embedding_frames(source) -> dict[str, pd.DataFrame]:
         if not hasattr(source, "network_"):
             raise ValueError(
                 f"init_embeddings is an unfitted {type(source).__name__}; fit it "
-                "first, or pass a dict of DataFrames."
+                "first. scikit-learn's clone (GridSearchCV, cross_val_score) "
+                "unfits an estimator given as a parameter: there, pass its "
+                "embeddings_ (a dict of DataFrames) instead."
             )
         return source.embeddings_
     if not isinstance(source, dict):

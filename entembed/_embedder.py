@@ -114,6 +114,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         ``"<unknown>"`` vector (or its mean vector). Under
         ``embedding_dims="auto"`` those columns take its widths; other widths
         are an error. Ignored when ``warm_start`` continues a fitted model.
+        scikit-learn's ``clone`` (as in ``GridSearchCV``) unfits an estimator
+        given here; pass its ``embeddings_`` to tools that clone.
     freeze_embeddings : bool, default=False
         Keep the tables started from ``init_embeddings`` as given; only the
         other tables and the layers train.

@@ -264,6 +264,17 @@ def test_init_embeddings_start_shared_categories_and_unknown_for_new_ones():
     np.testing.assert_array_equal(table.loc["city_new"], given.loc["<unknown>"])
 
 
+def test_init_embeddings_as_frames_survive_clone_an_estimator_does_not():
+    X, y, X2, y2 = _two_batches()
+    source = EntityEmbedder(**FAST).fit(X, y)
+    frames = clone(EntityEmbedder(**FAST, init_embeddings=source.embeddings_))
+    np.testing.assert_array_equal(
+        frames.fit(X2, y2).embedding_dims_["city"], source.embedding_dims_["city"]
+    )
+    with pytest.raises(ValueError, match="pass its embeddings_"):
+        clone(EntityEmbedder(**FAST, init_embeddings=source)).fit(X2, y2)
+
+
 def test_freeze_embeddings_keeps_transferred_tables_and_trains_the_others():
     X, y, X2, y2 = _two_batches()
     frames = {"city": EntityEmbedder(**FAST).fit(X, y).embeddings_["city"].iloc[2:]}

@@ -189,7 +189,7 @@ def test_epoch_metrics_are_logged_once_per_epoch_as_batch_weighted_means():
 
     def recording_step(batch, stage):
         loss = shared_step(batch, stage)
-        steps.append((float(loss), len(batch["target"])))
+        steps.append((float(loss.detach()), len(batch["target"])))
         return loss
 
     def recording_log(name, value, **kwargs):
@@ -203,6 +203,7 @@ def test_epoch_metrics_are_logged_once_per_epoch_as_batch_weighted_means():
         enable_progress_bar=False,
         enable_checkpointing=False,
         enable_model_summary=False,
+        limit_val_batches=0,
     )
     trainer.fit(module, datamodule=data)
     assert calls == ["train_loss", "train_rmse"]
