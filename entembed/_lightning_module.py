@@ -200,29 +200,46 @@ class EntityEmbeddingModule(L.LightningModule):
                 sync_dist=True,  # the mean over ranks under DDP; a no-op otherwise
             )
 
+    def _log_if_last(self, stage: str, batch_idx: int, n_batches) -> None:
+        """Log at the epoch's last step: callbacks' epoch-end hooks (the
+        history, checkpoints, yours) run before the module's and read the
+        metrics there. An epoch of unknown length logs in the module's hook."""
+        if batch_idx + 1 >= n_batches:
+            self._log_epoch(stage)
+
     def on_train_epoch_start(self) -> None:
         self._running = {}
 
     def on_validation_epoch_start(self) -> None:
         self._running.pop("val", None)
 
+    def on_test_epoch_start(self) -> None:
+        self._running.pop("test", None)
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._shared_step(batch, "train")
         self.nonfinite_steps += ~torch.isfinite(loss.detach())
-        # Logged at the epoch's last step: callbacks' on_train_epoch_end (the
-        # history, checkpoints) run before the module's and read it there.
-        if batch_idx + 1 >= self.trainer.num_training_batches:
-            self._log_epoch("train")
+        self._log_if_last("train", batch_idx, self.trainer.num_training_batches)
         return loss
 
-    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        return self._shared_step(batch, "val")
+    def validation_step(
+        self, batch: dict, batch_idx: int, dataloader_idx: int = 0
+    ) -> torch.Tensor:
+        loss = self._shared_step(batch, "val")
+        n_batches = self.trainer.num_val_batches[dataloader_idx]
+        self._log_if_last("val", batch_idx, n_batches)
+        return loss
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")
 
-    def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        return self._shared_step(batch, "test")
+    def test_step(
+        self, batch: dict, batch_idx: int, dataloader_idx: int = 0
+    ) -> torch.Tensor:
+        loss = self._shared_step(batch, "test")
+        n_batches = self.trainer.num_test_batches[dataloader_idx]
+        self._log_if_last("test", batch_idx, n_batches)
+        return loss
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")

@@ -107,13 +107,19 @@ def test_auto_selection_names_the_columns_it_leaves_out():
 
 # ------------------------------------------------- callbacks and loggers
 class EpochCounter(Callback):
-    """A user's callback: counts the epochs it saw."""
+    """A user's callback: counts the epochs it saw, and the metrics it could
+    read at the end of each validation and training epoch."""
 
     def __init__(self):
         self.epochs = 0
+        self.seen = set()
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        self.seen.update(f"validation end: {k}" for k in trainer.callback_metrics)
 
     def on_train_epoch_end(self, trainer, pl_module):
         self.epochs += 1
+        self.seen.update(f"train end: {k}" for k in trainer.callback_metrics)
 
 
 class StartingTables(Callback):
@@ -133,6 +139,7 @@ def test_logger_and_callbacks_run_beside_entembed_s_own(tmp_path):
     # entembed's history, early stopping and best weights still run.
     history = embedder.history_
     assert counter.epochs == len(history) >= 2
+    assert {"validation end: val_loss", "train end: train_loss"} <= counter.seen
     metrics = pd.read_csv(next(tmp_path.glob("run/version_*/metrics.csv")))
     logged = metrics.dropna(subset=["val_loss"])
     np.testing.assert_allclose(

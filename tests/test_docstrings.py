@@ -22,6 +22,7 @@ FRAMEWORK_HOOKS = {
     "on_train_epoch_end",
     "on_validation_epoch_start",
     "on_validation_epoch_end",
+    "on_test_epoch_start",
     "on_test_epoch_end",
     "train_dataloader",
     "val_dataloader",
