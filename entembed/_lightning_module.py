@@ -158,7 +158,9 @@ class EntityEmbeddingModule(L.LightningModule):
             predicted = output.argmax(dim=1).to(target.dtype)
         return (predicted == target.reshape(-1)).float().mean()
 
-    def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
+    def _shared_step(
+        self, batch: dict, stage: str, batch_idx: int, n_batches
+    ) -> torch.Tensor:
         output = self(batch["codes"], batch.get("numeric"))
         losses = self._losses(output, batch["target"])
         weight = batch.get("weight")
@@ -177,6 +179,11 @@ class EntityEmbeddingModule(L.LightningModule):
         sums[0] += loss.detach() * n
         sums[1] += metric.detach() * n
         sums[2] += n
+        # Logged at the epoch's last step: callbacks' epoch-end hooks (the
+        # history, checkpoints, yours) run before the module's and read the
+        # metrics there. An epoch of unknown length logs in the module's hook.
+        if batch_idx + 1 >= n_batches:
+            self._log_epoch(stage)
         return loss
 
     def _log_epoch(self, stage: str) -> None:
@@ -200,13 +207,6 @@ class EntityEmbeddingModule(L.LightningModule):
                 sync_dist=True,  # the mean over ranks under DDP; a no-op otherwise
             )
 
-    def _log_if_last(self, stage: str, batch_idx: int, n_batches) -> None:
-        """Log at the epoch's last step: callbacks' epoch-end hooks (the
-        history, checkpoints, yours) run before the module's and read the
-        metrics there. An epoch of unknown length logs in the module's hook."""
-        if batch_idx + 1 >= n_batches:
-            self._log_epoch(stage)
-
     def on_train_epoch_start(self) -> None:
         self._running = {}
 
@@ -217,18 +217,16 @@ class EntityEmbeddingModule(L.LightningModule):
         self._running.pop("test", None)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self._shared_step(batch, "train")
+        n_batches = self.trainer.num_training_batches
+        loss = self._shared_step(batch, "train", batch_idx, n_batches)
         self.nonfinite_steps += ~torch.isfinite(loss.detach())
-        self._log_if_last("train", batch_idx, self.trainer.num_training_batches)
         return loss
 
     def validation_step(
         self, batch: dict, batch_idx: int, dataloader_idx: int = 0
     ) -> torch.Tensor:
-        loss = self._shared_step(batch, "val")
         n_batches = self.trainer.num_val_batches[dataloader_idx]
-        self._log_if_last("val", batch_idx, n_batches)
-        return loss
+        return self._shared_step(batch, "val", batch_idx, n_batches)
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")
@@ -236,10 +234,8 @@ class EntityEmbeddingModule(L.LightningModule):
     def test_step(
         self, batch: dict, batch_idx: int, dataloader_idx: int = 0
     ) -> torch.Tensor:
-        loss = self._shared_step(batch, "test")
         n_batches = self.trainer.num_test_batches[dataloader_idx]
-        self._log_if_last("test", batch_idx, n_batches)
-        return loss
+        return self._shared_step(batch, "test", batch_idx, n_batches)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")

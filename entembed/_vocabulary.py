@@ -318,13 +318,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         if not hasattr(self, "_counts"):
             self._count_first(X, warn_ids=False)
             return self
-        frame = match_columns(
-            X,
-            columns=self._columns,
-            required=self._columns,
-            fitted_with_names=hasattr(self, "feature_names_in_"),
-            estimator=type(self).__name__,
-        )
+        frame = self._match(X)
         self._counts = [
             total.add(
                 self._count(name, *_factorize(name, frame[name])), fill_value=0
@@ -437,17 +431,21 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             ``j`` holds codes in ``[0, cardinalities_[j])``.
         """
         check_is_fitted(self)
-        frame = match_columns(
+        frame = self._match(X)
+        out = self._empty_codes(len(frame))
+        for j, name in enumerate(self._columns):
+            out[:, j] = self._remap(j, name, *_factorize(name, frame[name]))
+        return out
+
+    def _match(self, X) -> pd.DataFrame:
+        """The fitted columns of ``X``, matched by name as fit saw them."""
+        return match_columns(
             X,
             columns=self._columns,
             required=self._columns,
             fitted_with_names=hasattr(self, "feature_names_in_"),
             estimator=type(self).__name__,
         )
-        out = self._empty_codes(len(frame))
-        for j, name in enumerate(self._columns):
-            out[:, j] = self._remap(j, name, *_factorize(name, frame[name]))
-        return out
 
     def _empty_codes(self, n_rows: int) -> np.ndarray:
         # Fortran order: every column is written, and later gathered, contiguously.
@@ -567,13 +565,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
             The extended vocabulary.
         """
         check_is_fitted(self)
-        frame = match_columns(
-            X,
-            columns=self._columns,
-            required=self._columns,
-            fitted_with_names=hasattr(self, "feature_names_in_"),
-            estimator=type(self).__name__,
-        )
+        frame = self._match(X)
         min_count = self._min_count(len(frame))
         categories, infrequent, counts = [], [], []
         for j, name in enumerate(self._columns):

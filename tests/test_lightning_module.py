@@ -187,8 +187,8 @@ def test_epoch_metrics_are_logged_once_per_epoch_as_batch_weighted_means():
     steps, calls = [], []
     shared_step, log = module._shared_step, module.log
 
-    def recording_step(batch, stage):
-        loss = shared_step(batch, stage)
+    def recording_step(batch, stage, *position):
+        loss = shared_step(batch, stage, *position)
         steps.append((float(loss.detach()), len(batch["target"])))
         return loss
 
