@@ -154,13 +154,14 @@ def to_onnx(model, *, target_opset=None, options=None):
     )
 
 
+# The numpy type of each ONNX input element type the converters declare.
 _NUMPY_OF = {
-    "tensor(string)": object,
-    "tensor(double)": np.float64,
-    "tensor(float)": np.float32,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-    "tensor(bool)": np.bool_,
+    TensorProto.STRING: object,
+    TensorProto.DOUBLE: np.float64,
+    TensorProto.FLOAT: np.float32,
+    TensorProto.INT64: np.int64,
+    TensorProto.INT32: np.int32,
+    TensorProto.BOOL: np.bool_,
 }
 
 
@@ -188,8 +189,7 @@ def input_feed(onnx_model, X: pd.DataFrame) -> dict[str, np.ndarray]:
                 f"The ONNX graph reads column {name!r}, which X lacks; X has "
                 f"{list(X.columns)[:20]}."
             )
-        elem = graph_input.type.tensor_type.elem_type
-        dtype = _NUMPY_OF[f"tensor({_ELEM_NAMES[elem]})"]
+        dtype = _NUMPY_OF[graph_input.type.tensor_type.elem_type]
         column = X[name]
         if dtype is object:
             values = np.array(
@@ -206,16 +206,6 @@ def input_feed(onnx_model, X: pd.DataFrame) -> dict[str, np.ndarray]:
             values = values.astype(dtype)
         feed[name] = values.reshape(-1, 1)
     return feed
-
-
-_ELEM_NAMES = {
-    TensorProto.STRING: "string",
-    TensorProto.DOUBLE: "double",
-    TensorProto.FLOAT: "float",
-    TensorProto.INT64: "int64",
-    TensorProto.INT32: "int32",
-    TensorProto.BOOL: "bool",
-}
 
 
 # -------------------------------------------------------------- the graph
