@@ -151,7 +151,7 @@ class EntityEmbeddingBase(BaseEstimator):
         "numeric_columns": [StrOptions({"auto"}), "array-like", None],
         "encoder": [StrOptions({"embedding", "onehot"})],
         "embedding_dims": [
-            StrOptions({"auto"}),
+            StrOptions({"auto", "fastai"}),
             Interval(Integral, 1, None, closed="left"),
             dict,
             callable,
@@ -165,6 +165,8 @@ class EntityEmbeddingBase(BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "table_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "category_dropout": [Interval(Real, 0, 1, closed="left")],
+        "shrinkage": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "gradient_clip_val": [Interval(Real, 0, None, closed="neither"), None],
@@ -205,6 +207,8 @@ class EntityEmbeddingBase(BaseEstimator):
         learning_rate=3e-3,
         weight_decay=0.0,
         table_learning_rate=100.0,
+        category_dropout=0.0,
+        shrinkage=0.0,
         validation_fraction=0.1,
         patience=3,
         gradient_clip_val=None,
@@ -239,6 +243,8 @@ class EntityEmbeddingBase(BaseEstimator):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.table_learning_rate = table_learning_rate
+        self.category_dropout = category_dropout
+        self.shrinkage = shrinkage
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.gradient_clip_val = gradient_clip_val
@@ -386,6 +392,7 @@ class EntityEmbeddingBase(BaseEstimator):
             dims = resolve_embedding_dims(
                 self.embedding_dims,
                 dict(zip(categorical, vocabulary.cardinalities_, strict=True)),
+                n_rows=len(codes),
             )
             start = self._transferred_tables(given, vocabulary, categorical, dims)
         numeric_values = numeric_array(frame, numeric)
@@ -480,7 +487,7 @@ class EntityEmbeddingBase(BaseEstimator):
         dims: dict[str, int],
     ) -> StartingPoint | None:
         """Starting tables from ``init_embeddings``' vectors (``dims`` of the
-        columns it gives take its widths under ``embedding_dims="auto"``)."""
+        columns it gives take its widths under either rule of thumb)."""
         if not given:
             return None
         shared = [c for c in categorical if c in given]
@@ -497,7 +504,7 @@ class EntityEmbeddingBase(BaseEstimator):
                 tables.append(None)
                 continue
             width = frame.shape[1]
-            if self.embedding_dims == "auto":
+            if self.embedding_dims in ("auto", "fastai"):
                 dims[column] = width
             elif dims[column] != width:
                 raise ValueError(

@@ -56,9 +56,12 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         system.
     encoder : {"embedding", "onehot"}, default="embedding"
         Lookup tables, or the one-hot linear baseline (same features, slower).
-    embedding_dims : "auto", int, dict or callable, default="auto"
-        Width of each table: fastai's ``min(600, round(1.6 * n ** 0.56))``, one
-        int for all, a dict by column, or a function of the cardinality.
+    embedding_dims : "auto", "fastai", int, dict or callable, default="auto"
+        Width of each table. ``"fastai"``: ``min(600, round(1.6 * n ** 0.56))``
+        for ``n`` categories; ``"auto"``: the same, at most ``max(2, round(4 *
+        sqrt(N / n)))`` for ``N`` training rows, so an ID-like column with a
+        few rows per category gets a few dimensions. Or one int for all, a dict
+        by column, or a function of the cardinality.
     hidden_units : tuple of int, default=(256, 128)
         Hidden layers of the MLP on top of the embeddings.
     dropout : float, default=0.0
@@ -81,6 +84,16 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         gradient of the batch's mean loss (hence the large value). Unlike Adam,
         SGD moves a rare category only as far as its few rows pull it, so the
         training rows' features do not memorise their own targets.
+    category_dropout : float, default=0.0
+        Share of the training rows' codes, per column and step, read as
+        unknown: the unknown vector (which rare, unseen and dropped categories
+        share) learns what an average category gives, and no vector can rely
+        on its own rows alone.
+    shrinkage : float, default=0.0
+        Frequency shrinkage, as target encoding smooths: a category with ``n``
+        training rows gets ``n / (n + shrinkage)`` of its own vector and the
+        rest of the unknown vector, in training and in the served
+        embeddings. 0 turns it off.
     validation_fraction : float, default=0.1
         Rows held out to pick the best epoch (its weights are restored) and for
         early stopping; 0 trains on all rows for ``max_epochs``.
@@ -208,6 +221,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         learning_rate=3e-3,
         weight_decay=0.0,
         table_learning_rate=100.0,
+        category_dropout=0.0,
+        shrinkage=0.0,
         validation_fraction=0.1,
         patience=3,
         gradient_clip_val=None,
@@ -243,6 +258,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             learning_rate=learning_rate,
             weight_decay=weight_decay,
             table_learning_rate=table_learning_rate,
+            category_dropout=category_dropout,
+            shrinkage=shrinkage,
             validation_fraction=validation_fraction,
             patience=patience,
             gradient_clip_val=gradient_clip_val,

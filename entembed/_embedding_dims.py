@@ -12,13 +12,20 @@ from numbers import Integral
 from ._warnings import warn
 
 
-def auto_embedding_dim(n_categories: int) -> int:
+def auto_embedding_dim(n_categories: int, n_rows: int | None = None) -> int:
     """fastai's rule of thumb: ``min(600, round(1.6 * n ** 0.56))``, capped at ``n``.
+
+    Given the training rows ``N``, the width is also capped at
+    ``max(2, round(4 * sqrt(N / n)))``: a column whose categories have a few
+    rows each (an ID) cannot learn many directions per category, and every
+    extra one is noise that downstream models must sort out.
 
     Parameters
     ----------
     n_categories : int
         Rows of the table (the column's cardinality, reserved codes included).
+    n_rows : int or None, default=None
+        Training rows; None leaves fastai's rule alone.
 
     Returns
     -------
@@ -29,24 +36,38 @@ def auto_embedding_dim(n_categories: int) -> int:
     --------
     >>> [auto_embedding_dim(n) for n in (2, 12, 1002, 100_002)]
     [2, 6, 77, 600]
+    >>> [auto_embedding_dim(n, n_rows=16_000) for n in (12, 1002, 5_000)]
+    [6, 16, 7]
     """
-    return max(1, min(600, round(1.6 * n_categories**0.56), n_categories))
+    width = min(600, round(1.6 * n_categories**0.56), n_categories)
+    if n_rows is not None:
+        width = min(width, max(2, round(4 * (n_rows / n_categories) ** 0.5)))
+    return max(1, width)
+
+
+def _auto(rule: str, n_categories: int, n_rows: int | None) -> int:
+    return auto_embedding_dim(n_categories, n_rows if rule == "auto" else None)
 
 
 def resolve_embedding_dims(
     embedding_dims: str | int | Mapping[str, int] | Callable[[int], int],
     cardinalities: Mapping[str, int],
+    n_rows: int | None = None,
 ) -> dict[str, int]:
     """Width of every column's table.
 
     Parameters
     ----------
-    embedding_dims : "auto", int, dict or callable
-        ``"auto"`` applies :func:`auto_embedding_dim`; an int gives every column
-        that width; a dict maps column names to widths (columns it leaves out get
-        ``"auto"``); a callable receives the cardinality and returns the width.
+    embedding_dims : "auto", "fastai", int, dict or callable
+        ``"auto"`` applies :func:`auto_embedding_dim` with the training rows,
+        ``"fastai"`` without them; an int gives every column that width; a dict
+        maps column names to widths or to either rule (columns it leaves out
+        get ``"auto"``); a callable receives the cardinality and returns the
+        width.
     cardinalities : mapping of str to int
         Column name -> number of codes (reserved ones included).
+    n_rows : int or None, default=None
+        Training rows, for ``"auto"``'s cap (None: no cap).
 
     Returns
     -------
@@ -61,7 +82,7 @@ def resolve_embedding_dims(
                 f"The embedded columns are {list(cardinalities)}."
             )
     elif not (
-        embedding_dims == "auto"
+        embedding_dims in ("auto", "fastai")
         or callable(embedding_dims)
         or (
             isinstance(embedding_dims, Integral)
@@ -76,12 +97,12 @@ def resolve_embedding_dims(
     dims = {}
     for column, n in cardinalities.items():
         if isinstance(embedding_dims, str):
-            dims[column] = auto_embedding_dim(n)
+            dims[column] = _auto(embedding_dims, n, n_rows)
             continue
         if isinstance(embedding_dims, Mapping):
             width = embedding_dims.get(column, "auto")
-            if width == "auto":
-                dims[column] = auto_embedding_dim(n)
+            if width in ("auto", "fastai"):
+                dims[column] = _auto(width, n, n_rows)
                 continue
         elif callable(embedding_dims):
             width = embedding_dims(n)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ._modules import EntityEmbeddingNetwork
+from ._vocabulary import UNKNOWN_CODE
 
 TASKS = ("regression", "binary", "multiclass")
 
@@ -47,6 +48,9 @@ class EntityEmbeddingModule(L.LightningModule):
         :class:`TableSGDAdamW`). It multiplies the gradient of the batch's mean
         loss, in which a category's row gets ``1 / batch_size`` of each of its
         rows' gradients: hence the large value.
+    category_dropout : float, default=0.0
+        Share of the training codes read as the unknown code (code 0), drawn
+        anew each step; validation and prediction read every code.
     sparse_gradients : bool, default=True
         Table gradients of the rows each batch touched only, so a step costs
         O(batch x width) instead of O(table). Dense where a Trainer cannot
@@ -88,6 +92,7 @@ class EntityEmbeddingModule(L.LightningModule):
         learning_rate: float = 3e-3,
         weight_decay: float = 0.0,
         table_learning_rate: float = 100.0,
+        category_dropout: float = 0.0,
         sparse_gradients: bool = True,
     ) -> None:
         super().__init__()
@@ -101,6 +106,10 @@ class EntityEmbeddingModule(L.LightningModule):
         if task == "multiclass" and n_outputs < 2:
             raise ValueError(
                 f"task='multiclass' needs n_outputs >= 2 classes, got {n_outputs}."
+            )
+        if not 0.0 <= category_dropout < 1.0:
+            raise ValueError(
+                f"category_dropout must be in [0, 1), got {category_dropout}."
             )
         if learning_rate <= 0 or weight_decay < 0 or table_learning_rate <= 0:
             raise ValueError(
@@ -161,7 +170,17 @@ class EntityEmbeddingModule(L.LightningModule):
     def _shared_step(
         self, batch: dict, stage: str, batch_idx: int, n_batches
     ) -> torch.Tensor:
-        output = self(batch["codes"], batch.get("numeric"))
+        codes = batch["codes"]
+        if stage == "train" and self.hparams.category_dropout:
+            # Category dropout: a random share of the training codes read as
+            # unknown, so the unknown vector learns what an unseen category
+            # should give and no vector can count on its own rows alone.
+            dropped = (
+                torch.rand(codes.shape, device=codes.device)
+                < self.hparams.category_dropout
+            )
+            codes = codes.masked_fill(dropped, UNKNOWN_CODE)
+        output = self(codes, batch.get("numeric"))
         losses = self._losses(output, batch["target"])
         weight = batch.get("weight")
         if weight is None:

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.utils import skip_init
 
 from ._numpy_network import NumpyNetwork
+from ._vocabulary import UNKNOWN_CODE
 
 ENCODERS = ("embedding", "onehot")
 
@@ -249,6 +250,12 @@ class EntityEmbeddingNetwork(nn.Module):
         self.n_numeric = n_numeric
         self.register_buffer("numeric_mean", torch.zeros(n_numeric))
         self.register_buffer("numeric_scale", torch.ones(n_numeric))
+        # Each code's weight on its own vector against the unknown vector's
+        # (frequency shrinkage, see set_shrinkage); all ones: no shrinkage.
+        self.widths = [int(d) for d in embedding_dims]
+        self.offsets = np.cumsum([0, *[int(n) for n in cardinalities]])
+        self.register_buffer("own_weight", torch.ones(int(self.offsets[-1])))
+        self.shrinks = False
 
         layers: list[nn.Module] = []
         width = int(sum(embedding_dims)) + n_numeric
@@ -275,10 +282,52 @@ class EntityEmbeddingNetwork(nn.Module):
             self.numeric_mean.copy_(torch.as_tensor(mean))
             self.numeric_scale.copy_(torch.as_tensor(scale).clamp_min(1e-12))
 
+    def set_shrinkage(self, counts: Sequence[np.ndarray], rows: float) -> None:
+        """Shrink each category's vector toward the unknown vector by its count.
+
+        Code ``c`` of a column with ``n`` training rows looks up
+        ``w * table[c] + (1 - w) * table[UNKNOWN]`` with ``w = n / (n + rows)``,
+        as target encoding smooths a category's mean toward the prior: a
+        category seen once leans on the shared vector, a frequent one keeps its
+        own, and every row trains the unknown vector a little. The served
+        tables (:meth:`to_numpy`) hold the shrunk vectors.
+
+        Parameters
+        ----------
+        counts : sequence of ndarray
+            By column, the training rows of each code (length: cardinality).
+        rows : float
+            The count at which a category's own vector weighs one half; 0
+            turns shrinkage off.
+        """
+        weights = [
+            np.asarray(n, dtype=np.float64) / (np.asarray(n, dtype=np.float64) + rows)
+            if rows > 0
+            else np.ones(len(n))
+            for n in counts
+        ]
+        with torch.no_grad():
+            self.own_weight.copy_(torch.as_tensor(np.concatenate(weights)))
+        self.shrinks = rows > 0
+
+    def _shrunk(self, codes: torch.Tensor) -> torch.Tensor:
+        own = self.encoder(codes)
+        if not self.shrinks:
+            return own
+        codes = codes.long()
+        offsets = torch.as_tensor(self.offsets[:-1], device=codes.device)
+        weight = self.own_weight[codes + offsets].to(own.dtype)
+        weight = weight.repeat_interleave(
+            torch.as_tensor(self.widths, device=codes.device), dim=1
+        )
+        # Looked up, not indexed from the weight: sparse gradients stay sparse.
+        unknown = self.encoder(torch.full_like(codes, UNKNOWN_CODE))
+        return weight * own + (1 - weight) * unknown
+
     def forward(
         self, codes: torch.Tensor, numeric: torch.Tensor | None = None
     ) -> torch.Tensor:
-        x = self.encoder(codes)
+        x = self._shrunk(codes)
         if self.n_numeric:
             if numeric is None or numeric.shape[1] != self.n_numeric:
                 raise ValueError(
@@ -430,8 +479,16 @@ class EntityEmbeddingNetwork(nn.Module):
                 )
             elif isinstance(layer, nn.ReLU):
                 layers.append(("relu", {}))
+        tables = []
+        for j, table in enumerate(self.tables()):
+            table = array(table)
+            if self.shrinks:
+                own = array(self.own_weight[self.offsets[j] : self.offsets[j + 1]])
+                own = own[:, None]
+                table = own * table + (1 - own) * table[UNKNOWN_CODE]
+            tables.append(np.ascontiguousarray(table, dtype=np.float32))
         return NumpyNetwork(
-            tables=[np.ascontiguousarray(array(t)) for t in self.tables()],
+            tables=tables,
             numeric_mean=array(self.numeric_mean),
             numeric_scale=array(self.numeric_scale),
             layers=layers,

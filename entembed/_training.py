@@ -364,6 +364,14 @@ def fit_network(
                 learning_rate=config.learning_rate,
                 weight_decay=config.weight_decay,
                 table_learning_rate=config.table_learning_rate,
+                category_dropout=config.category_dropout,
+            )
+            module.network.set_shrinkage(
+                [
+                    np.bincount(codes[:, j], minlength=n)
+                    for j, n in enumerate(config.cardinalities)
+                ],
+                config.shrinkage,
             )
             if numeric.shape[1]:
                 mean, std = _standardisation(numeric)

@@ -54,6 +54,8 @@ class TrainingConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
     table_learning_rate: float = 100.0
+    category_dropout: float = 0.0
+    shrinkage: float = 0.0
     batch_size: int = 256
     max_epochs: int = 20
     validation_fraction: float = 0.1

@@ -173,11 +173,53 @@ def test_embedder_learns_useful_features_and_similarities():
     assert sum(agree) >= 9
 
 
-def test_embedder_reproducible_with_random_state():
+@pytest.mark.parametrize(
+    "regularised", [{}, {"category_dropout": 0.2, "shrinkage": 5.0}]
+)
+def test_embedder_reproducible_with_random_state(regularised):
     X, y = city_table()
-    a = EntityEmbedder(**FAST).fit(X, y).transform(X)
-    b = EntityEmbedder(**FAST).fit(X, y).transform(X)
+    a = EntityEmbedder(**FAST, **regularised).fit(X, y).transform(X)
+    b = EntityEmbedder(**FAST, **regularised).fit(X, y).transform(X)
     np.testing.assert_array_equal(a, b)
+    other = EntityEmbedder(**{**FAST, "random_state": 1}, **regularised)
+    assert not np.array_equal(a, other.fit(X, y).transform(X))
+
+
+def test_shrinkage_serves_rare_categories_near_the_unknown_vector():
+    X, y = city_table(n=600)
+    X.loc[:1, "city"] = ["once", "once"]  # a category of two rows
+    embedder = EntityEmbedder(**FAST, shrinkage=50.0, category_dropout=0.1).fit(X, y)
+    table = embedder.embeddings_["city"]
+    unknown = table.iloc[0].to_numpy()
+    distance = np.linalg.norm(table.to_numpy() - unknown, axis=1)
+    rare = distance[table.index.get_loc("once")]
+    common = np.median(distance[2:])
+    assert rare < 0.2 * common  # 2 / (2 + 50) of its own vector
+    # An unseen category gets the trained unknown vector.
+    with pytest.warns(UserWarning, match=r"never seen in fit \(e\.g\. 'Atlantis'\)"):
+        unseen = embedder.transform(X.assign(city="Atlantis"))[:, : table.shape[1]]
+    np.testing.assert_allclose(unseen, np.tile(unknown, (len(X), 1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        (
+            {"category_dropout": 1.0},
+            r"The 'category_dropout' parameter of EntityEmbedder must be a float in "
+            r"the range \[0.0, 1.0\)\. Got 1.0 instead\.",
+        ),
+        (
+            {"shrinkage": -1.0},
+            r"The 'shrinkage' parameter of EntityEmbedder must be a float in the "
+            r"range \[0.0, inf\)\. Got -1.0 instead\.",
+        ),
+    ],
+)
+def test_regularisation_parameters_are_checked(param, message):
+    X, y = city_table()
+    with pytest.raises(ValueError, match=message):
+        EntityEmbedder(**FAST, **param).fit(X, y)
 
 
 @pytest.mark.slow

@@ -1,7 +1,10 @@
 """The torch modules: tables, the one-hot baseline, and the network."""
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from training_data import MODULE_CARDINALITIES, MODULE_DIMS, module_codes
 
 from entembed import EmbeddingTables, EntityEmbeddingNetwork, OneHotLinear
@@ -160,3 +163,51 @@ def test_error_load_layers_of_another_shape():
         network.load_layers(other.to_numpy())
     with pytest.raises(ValueError, match=r"table 0 starts from shape \(3, 1\)"):
         network.load_tables([torch.zeros(3, 1).numpy(), None, None, None])
+
+
+@given(
+    counts=st.lists(st.integers(0, 10_000), min_size=3, max_size=30),
+    rows=st.floats(0.5, 1_000),
+)
+@settings(max_examples=50, deadline=None)
+def test_shrinkage_weight_grows_with_the_count(counts, rows):
+    network = EntityEmbeddingNetwork([len(counts)], [2], hidden_units=())
+    network.set_shrinkage([np.array(counts)], rows)
+    weight = network.own_weight.numpy()
+    order = np.argsort(counts, kind="stable")
+    assert np.all(np.diff(weight[order]) >= 0)  # monotone in the count
+    assert np.all((weight >= 0) & (weight < 1))
+    np.testing.assert_allclose(weight, np.array(counts) / (np.array(counts) + rows))
+    network.set_shrinkage([np.array(counts)], 0.0)  # off: every vector its own
+    assert torch.equal(network.own_weight, torch.ones(len(counts)))
+
+
+@pytest.mark.parametrize("encoder", ["embedding", "onehot"])
+def test_shrunk_lookup_is_what_the_served_tables_hold(encoder):
+    torch.manual_seed(0)
+    network = EntityEmbeddingNetwork(
+        MODULE_CARDINALITIES, MODULE_DIMS, hidden_units=(8,), encoder=encoder
+    )
+    counts = [np.arange(n) * 3 for n in MODULE_CARDINALITIES]
+    network.set_shrinkage(counts, 10.0)
+    codes = module_codes()
+    network.eval()
+    served = network.to_numpy()
+    np.testing.assert_allclose(
+        served.forward(codes.numpy()), network(codes).detach().numpy(), atol=1e-5
+    )
+    raw = network.tables()[3].detach().numpy()
+    weight = counts[3] / (counts[3] + 10.0)
+    expected = weight[:, None] * raw + (1 - weight[:, None]) * raw[0]
+    np.testing.assert_allclose(served.tables[3], expected, rtol=1e-5, atol=1e-8)
+    np.testing.assert_array_equal(served.tables[3][0], raw[0])  # unknown: itself
+
+
+def test_shrinkage_trains_the_unknown_vector_from_known_codes():
+    torch.manual_seed(0)
+    network = EntityEmbeddingNetwork([5], [3], hidden_units=())
+    network.set_shrinkage([np.array([0, 0, 1, 10, 100])], 10.0)
+    network(torch.tensor([[2], [3], [4]])).sum().backward()
+    gradient = network.tables()[0].grad
+    assert gradient[0].abs().sum() > 0  # no row has code 0, yet it learns
+    assert gradient[1].abs().sum() == 0  # missing: no row, no gradient

@@ -219,6 +219,8 @@ NEW_PARAMETERS = {
     "init_embeddings": None,
     "freeze_embeddings": False,
     "warm_start": False,
+    "category_dropout": 0.0,
+    "shrinkage": 0.0,
 }
 
 

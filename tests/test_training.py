@@ -26,6 +26,7 @@ from entembed._training import (
     seeded,
     train,
 )
+from entembed._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
 from entembed.datasets import make_synthetic
 
 
@@ -334,3 +335,43 @@ def test_a_killed_fit_resumes_from_its_last_epoch_and_ends_the_same(tmp_path):
     np.testing.assert_array_equal(
         np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "fresh.npy")
     )
+
+
+def _unknown_rows_after_training(category_dropout):
+    """Each table's unknown row before and after 2 epochs on data without it."""
+    codes, target = coded_problem()
+    codes = codes.clamp_min(N_RESERVED_CODES)  # no unknown or missing rows
+    data = TensorDataModule(codes, target, batch_size=64, random_state=0)
+    with seeded(0):
+        module = EntityEmbeddingModule(
+            CARDINALITIES,
+            [3, 4, 6],
+            hidden_units=(16,),
+            category_dropout=category_dropout,
+        )
+        before = [t[UNKNOWN_CODE].detach().clone() for t in module.network.tables()]
+        train(module, data, max_epochs=2, accelerator="cpu")
+    after = [t[UNKNOWN_CODE].detach() for t in module.network.tables()]
+    return before, after, module
+
+
+def test_category_dropout_trains_the_unknown_vector():
+    before, after, _ = _unknown_rows_after_training(0.0)
+    for b, a in zip(before, after, strict=True):
+        assert torch.equal(a, b)  # no row reads it: it stays at its random draw
+    before, after, module = _unknown_rows_after_training(0.2)
+    for b, a in zip(before, after, strict=True):
+        assert (a - b).abs().max() > 1e-3
+    # Validation and prediction read every code: the same batch, the same loss.
+    codes, target = coded_problem(n=64)
+    batch = {"codes": codes, "target": target}
+    module.eval()
+    losses = {float(module._shared_step(batch, "val", 0, 2)) for _ in range(3)}
+    assert len(losses) == 1
+
+
+def test_category_dropout_must_leave_some_codes():
+    with pytest.raises(
+        ValueError, match=r"category_dropout must be in \[0, 1\), got 1"
+    ):
+        EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], category_dropout=1.0)
