@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 
+from ._numpy_network import output_columns
 from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
 
 if TYPE_CHECKING:
@@ -28,9 +29,10 @@ def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def cross_fitted_embeddings(
-    encoded: EncodedTable, cv, tables: list[np.ndarray]
-) -> np.ndarray:
-    """Each row's vectors from the fold model that did not train on it.
+    encoded: EncodedTable, cv, tables: list[np.ndarray], *, predict: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each row's vectors (and prediction) from the fold model that did not
+    train on it.
 
     Parameters
     ----------
@@ -41,10 +43,14 @@ def cross_fitted_embeddings(
         seeded by the full fit's seed.
     tables : list of ndarray
         The full model's tables, whose axes the fold vectors are rotated onto.
+    predict : bool, default=False
+        Also return each row's out-of-fold prediction (see
+        :func:`~entembed._numpy_network.output_columns`).
 
     Returns
     -------
-    ndarray of shape (n_rows, sum of widths), float32
+    features : ndarray of shape (n_rows, sum of widths), float32
+    predictions : ndarray of shape (n_rows, n_outputs), float32, or None
     """
     from ._training import fit_network
 
@@ -57,6 +63,7 @@ def cross_fitted_embeddings(
         splitter = check_cv(cv, target, classifier=classifier)
     weight = encoded.sample_weight
     out = np.empty((len(codes), sum(t.shape[1] for t in tables)), dtype=np.float32)
+    predictions = None
     for train, test in splitter.split(codes, target):
         # The fold learns with the full model's codes and starting weights: a
         # category's row starts where it started there, and plain SGD moves it
@@ -72,7 +79,28 @@ def cross_fitted_embeddings(
             encoded.start,
         )
         out[test] = _aligned(tables, fold.tables, codes[train], codes[test])
-    return out
+        if predict:
+            held_out = _as_the_fold_saw(codes[train], codes[test])
+            output = output_columns(
+                fold.forward(held_out, encoded.numeric[test]), config.task
+            )
+            if predictions is None:
+                predictions = np.empty((len(codes), output.shape[1]), np.float32)
+            predictions[test] = output
+    return out, predictions
+
+
+def _as_the_fold_saw(train_codes: np.ndarray, test_codes: np.ndarray) -> np.ndarray:
+    """Held-out codes, those of categories the fold never trained on made
+    unknown: the fold serves them as ``transform`` serves new categories."""
+    test_codes = test_codes.copy()
+    for j in range(test_codes.shape[1]):
+        seen = np.zeros(max(train_codes[:, j].max(), test_codes[:, j].max()) + 1, bool)
+        seen[train_codes[:, j]] = True
+        seen[:N_RESERVED_CODES] = True
+        column = test_codes[:, j]
+        column[~seen[column]] = UNKNOWN_CODE
+    return test_codes
 
 
 def _aligned(tables, fold_tables, train_codes, test_codes) -> np.ndarray:
@@ -83,7 +111,7 @@ def _aligned(tables, fold_tables, train_codes, test_codes) -> np.ndarray:
     (the categories it saw and the reserved rows) absorbs what orientation the
     two trainings still differ by, without changing the fold's geometry.
     """
-    test_codes = test_codes.copy()
+    test_codes = _as_the_fold_saw(train_codes, test_codes)
     features = np.empty((len(test_codes), sum(t.shape[1] for t in tables)), np.float32)
     start = 0
     for j, (table, fold_table) in enumerate(zip(tables, fold_tables, strict=True)):
@@ -91,7 +119,6 @@ def _aligned(tables, fold_tables, train_codes, test_codes) -> np.ndarray:
         seen[train_codes[:, j]] = True
         seen[:N_RESERVED_CODES] = True
         column = test_codes[:, j]
-        column[~seen[column]] = UNKNOWN_CODE
         rotation = procrustes_rotation(fold_table[seen], table[seen])
         block = slice(start, start + table.shape[1])
         features[:, block] = fold_table[column] @ rotation

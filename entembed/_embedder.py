@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import EncodedTable, EntityEmbeddingBase
 from ._cross_fit import cross_fitted_embeddings
-from ._dataframe import numeric_array
+from ._dataframe import check_finite_numeric, numeric_array
+from ._numpy_network import output_columns
 from ._persistence import saveable
 
 
@@ -54,6 +55,15 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Fold vectors are rotated onto the full model's vectors (orthogonal
         Procrustes on shared categories) so all rows share one coordinate
         system.
+    append_prediction : bool, default=False
+        Stacking: append the network's prediction to the features (after the
+        embeddings, before passed-through columns): the target for a
+        regression, the positive class's probability (binary) or each class's
+        probability (multiclass), so a downstream model also gets what the
+        network learned from the columns together. In :meth:`fit_transform`
+        the training rows' predictions are always out-of-fold, from the
+        ``cv`` folds or, when ``cv`` is None, from 5 folds trained for them (5
+        more fits); ``transform`` gives the full model's.
     encoder : {"embedding", "onehot"}, default="embedding"
         Lookup tables, or the one-hot linear baseline (same features, slower).
     embedding_dims : "auto", "fastai", int, dict or callable, default="auto"
@@ -197,6 +207,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         "remainder": [StrOptions({"drop", "passthrough"})],
         "task": [StrOptions({"auto", "regression", "binary", "multiclass"})],
         "cv": [Interval(Integral, 2, None, closed="left"), "cv_object", None],
+        "append_prediction": ["boolean"],
     }
 
     def __init__(
@@ -207,6 +218,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         remainder="drop",
         task="auto",
         cv=None,
+        append_prediction=False,
         encoder="embedding",
         embedding_dims="auto",
         hidden_units=(256, 128),
@@ -281,6 +293,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         self.remainder = remainder
         self.task = task
         self.cv = cv
+        self.append_prediction = append_prediction
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -336,16 +349,35 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             One row per input row, in input order.
         """
         check_is_fitted(self)
-        return self._features(*self._codes(X, self.passthrough_columns_))
+        needed = [*self.passthrough_columns_]
+        if self.append_prediction:
+            needed += [c for c in self.numeric_columns_ if c not in needed]
+        codes, frame = self._codes(X, needed)
+        out = self._features(codes, frame)
+        if self.append_prediction:
+            numeric = numeric_array(frame, self.numeric_columns_)
+            check_finite_numeric(numeric, self.numeric_columns_)
+            out[:, self._prediction_block] = output_columns(
+                self.network_.forward(codes, numeric), self.task_
+            )
+        return out
+
+    @property
+    def _prediction_block(self) -> slice:
+        """The output columns of the appended prediction (empty without it)."""
+        width = sum(self.network_.widths)
+        n = self.network_.n_outputs if self.append_prediction else 0
+        return slice(width, width + n)
 
     def _features(self, codes: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
-        width = sum(self.network_.widths)
+        """Embeddings, room for the prediction, passed-through columns."""
+        after = self._prediction_block.stop
         out = np.empty(
-            (len(codes), width + len(self.passthrough_columns_)), dtype=np.float32
+            (len(codes), after + len(self.passthrough_columns_)), dtype=np.float32
         )
         self.network_.embed(codes, out)
         if self.passthrough_columns_:
-            out[:, width:] = numeric_array(frame, self.passthrough_columns_)
+            out[:, after:] = numeric_array(frame, self.passthrough_columns_)
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -361,7 +393,17 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         ndarray of str objects
             One name per output column.
         """
-        names = self.get_embedding_names_out()
+        names = [*self.get_embedding_names_out()]
+        if self.append_prediction:
+            n = self.network_.n_outputs
+            if self.task_ == "regression":
+                names += (
+                    [f"prediction{k}" for k in range(n)] if n > 1 else ["prediction"]
+                )
+            elif self.task_ == "binary":
+                names.append(f"probability_{self._classes[1]}")
+            else:
+                names += [f"probability_{label}" for label in self._classes]
         return np.asarray([*names, *self.passthrough_columns_], dtype=object)
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -383,11 +425,17 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         """
         encoded = self._fit(X, y, sample_weight)
         out = self._features(encoded.codes, encoded.frame)
-        if self.cv is not None:
-            width = sum(self.network_.widths)
-            out[:, :width] = cross_fitted_embeddings(
-                encoded, self.cv, self.network_.tables
+        if self.cv is not None or self.append_prediction:
+            embeddings, predictions = cross_fitted_embeddings(
+                encoded,
+                5 if self.cv is None else self.cv,
+                self.network_.tables,
+                predict=self.append_prediction,
             )
+            if self.cv is not None:
+                out[:, : sum(self.network_.widths)] = embeddings
+            if predictions is not None:
+                out[:, self._prediction_block] = predictions
         return out
 
     # ------------------------------------------------------ fitted state

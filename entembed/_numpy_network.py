@@ -236,3 +236,28 @@ class NumpyNetwork:
             weights.extend(outputs)
         if not all(np.isfinite(w).all() for w in weights):
             raise ValueError("some weights are NaN or infinite")
+
+
+def output_columns(output: np.ndarray, task: str) -> np.ndarray:
+    """What the network predicts, from its output: regression targets as they
+    are, the positive class's probability (binary, one column), or each class's
+    probability (multiclass).
+
+    Parameters
+    ----------
+    output : ndarray of shape (n_rows, n_outputs)
+        :meth:`NumpyNetwork.forward`'s output.
+    task : {"regression", "binary", "multiclass"}
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_outputs), float64
+    """
+    output = np.asarray(output, dtype=np.float64)
+    if task == "regression":
+        return output
+    if task == "binary":
+        return 1.0 / (1.0 + np.exp(-output))
+    output = output - output.max(axis=1, keepdims=True)
+    np.exp(output, out=output)
+    return output / output.sum(axis=1, keepdims=True)

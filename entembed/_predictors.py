@@ -13,10 +13,13 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import EncodedTable, EntityEmbeddingBase
 from ._dataframe import check_finite_numeric, numeric_array
 from ._embedder import EntityEmbedder
+from ._numpy_network import output_columns
 from ._persistence import saveable
 
 
-def _shared_parameters(exclude=("remainder", "task", "cv")) -> str:
+def _shared_parameters(
+    exclude=("remainder", "task", "cv", "append_prediction"),
+) -> str:
     """EntityEmbedder's Parameters section, less the parameters it alone has."""
     doc = inspect.cleandoc(EntityEmbedder.__doc__ or "")
     section = doc.split("Parameters\n----------\n")[1].split("\n\nAttributes")[0]
@@ -230,13 +233,10 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
         ndarray of shape (n_rows, n_classes)
             Each row's probabilities, in ``classes_`` order.
         """
-        output = self._network_output(X).astype(np.float64)
+        probabilities = output_columns(self._network_output(X), self.task_)
         if self.task_ == "binary":
-            positive = 1.0 / (1.0 + np.exp(-output[:, 0]))
-            return np.column_stack([1.0 - positive, positive])
-        output -= output.max(axis=1, keepdims=True)
-        np.exp(output, out=output)
-        return output / output.sum(axis=1, keepdims=True)
+            return np.column_stack([1.0 - probabilities[:, 0], probabilities[:, 0]])
+        return probabilities
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each row.

@@ -95,7 +95,10 @@ def _read_numbers(model) -> list[str]:
     """The numeric columns a model reads: the embedder passes columns through,
     a predictor feeds them to its network."""
     if isinstance(model, EntityEmbedder):
-        return list(model.passthrough_columns_)
+        read = list(model.passthrough_columns_)
+        if model.append_prediction:  # its network reads the numeric columns
+            read += [c for c in model.numeric_columns_ if c not in read]
+        return read
     return list(model.numeric_columns_)
 
 
@@ -422,6 +425,13 @@ def _convert_embedder(scope, operator, container) -> None:
     model = operator.raw_operator
     graph = _Graph(scope, container)
     blocks = [_embeddings(graph, operator, model)]
+    if model.append_prediction:
+        output = _network_output(graph, operator, model)
+        if model.task_ == "binary":
+            output = graph.node("Sigmoid", [output], "positive")
+        elif model.task_ == "multiclass":
+            output = graph.node("Softmax", [output], "proba", axis=1)
+        blocks.append(graph.node("Cast", [output], "prediction", to=TensorProto.FLOAT))
     blocks += _numbers(graph, operator, model.passthrough_columns_)
     container.add_node(
         "Concat" if len(blocks) > 1 else "Identity",

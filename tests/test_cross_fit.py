@@ -11,7 +11,7 @@ from sklearn.model_selection import KFold
 from training_data import FAST, city_table
 
 import entembed._vocabulary
-from entembed import EntityEmbedder
+from entembed import EntityEmbedder, EntityEmbeddingRegressor
 
 
 @pytest.mark.slow
@@ -133,3 +133,42 @@ def test_cross_fitting_reproducible_with_a_random_state_instance():
     np.testing.assert_array_equal(first, second)
     other = EntityEmbedder(**{**params, "random_state": np.random.RandomState(8)})
     assert not np.array_equal(first, other.fit_transform(X, y))
+
+
+def test_a_stacked_prediction_is_out_of_fold():
+    # A row's appended prediction comes from the fold model that did not train
+    # on it: changing the targets of fold 0's rows leaves their predictions as
+    # they were (the fold-0 model never saw them) and moves the others'.
+    X, y = city_table(n=400)
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    held_out = folds[0][1]
+    changed = y.copy()
+    changed[held_out] += 5.0
+    settings = {**FAST, "append_prediction": True, "cv": folds}
+    a = EntityEmbedder(**settings).fit(X, y)
+    before = a.fit_transform(X, y)[:, a._prediction_block]
+    after = EntityEmbedder(**settings).fit_transform(X, changed)[:, a._prediction_block]
+    np.testing.assert_array_equal(before[held_out], after[held_out])
+    others = np.setdiff1d(np.arange(len(X)), held_out)
+    assert np.abs(before[others] - after[others]).mean() > 0.1
+    # transform serves the full model's prediction, as the regressor predicts.
+    regressor = EntityEmbeddingRegressor(**FAST).fit(X, y)
+    np.testing.assert_allclose(
+        a.transform(X)[:, a._prediction_block][:, 0], regressor.predict(X), rtol=1e-5
+    )
+    assert list(a.get_feature_names_out()[a._prediction_block]) == ["prediction"]
+
+
+def test_stacking_without_cv_cross_fits_five_folds_for_the_prediction():
+    X, y = city_table(n=300)
+    labels = np.where(y > np.median(y), "high", "low")
+    embedder = EntityEmbedder(**FAST, append_prediction=True)
+    features = embedder.fit_transform(X, labels)
+    in_sample = embedder.transform(X)
+    block = embedder._prediction_block
+    width = sum(embedder.embedding_dims_.values())
+    # The embeddings are in-sample (cv=None); the prediction is out-of-fold.
+    np.testing.assert_array_equal(features[:, :width], in_sample[:, :width])
+    assert not np.allclose(features[:, block], in_sample[:, block])
+    assert features[:, block].min() >= 0 and features[:, block].max() <= 1
+    assert list(embedder.get_feature_names_out()[block]) == ["probability_low"]

@@ -64,6 +64,22 @@ def test_embedder_graph_equals_transform(salaries):
     np.testing.assert_array_equal(features, embedder.transform(test))
 
 
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_embedder_graph_appends_the_prediction(salaries, task):
+    X, y, test = salaries
+    target = {
+        "regression": y,
+        "binary": (y > y.median()).astype(int),
+        "multiclass": pd.qcut(y, 3, labels=["low", "mid", "high"]).astype(str),
+    }[task]
+    embedder = EntityEmbedder(**SETTINGS, append_prediction=True)
+    embedder.fit(X, target)
+    (features,) = _run(entembed_onnx.to_onnx(embedder), test)
+    expected = embedder.transform(test)
+    assert features.shape == expected.shape
+    np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_regressor_graph_equals_predict(salaries):
     X, y, test = salaries
     model = EntityEmbeddingRegressor(**SETTINGS).fit(X, y)

@@ -221,6 +221,7 @@ NEW_PARAMETERS = {
     "warm_start": False,
     "category_dropout": 0.0,
     "shrinkage": 0.0,
+    "append_prediction": False,
 }
 
 

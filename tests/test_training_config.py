@@ -19,6 +19,7 @@ def test_training_config_holds_every_training_parameter_of_the_estimators():
         "remainder",
         "task",
         "cv",
+        "append_prediction",
         "embedding_dims",
         "min_frequency",
         "max_categories",
