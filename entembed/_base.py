@@ -367,7 +367,7 @@ class EntityEmbeddingBase(BaseEstimator):
         }
         history = []
         start: StartingPoint | None
-        if self.warm_start and hasattr(self, "network_"):
+        if self._continues():
             self._check_warm_start(categorical, numeric)
             # Estimators pickled by 0.1.0 have no _classes.
             classes = getattr(self, "_classes", None)
@@ -429,6 +429,10 @@ class EntityEmbeddingBase(BaseEstimator):
         return EncodedTable(
             frame, codes, numeric_values, target, sample_weight, config, start
         )
+
+    def _continues(self) -> bool:
+        """Whether the next fit continues this fitted model (warm start)."""
+        return bool(self.warm_start) and hasattr(self, "network_")
 
     def _check_warm_start(self, categorical: list[str], numeric: list[str]) -> None:
         """Refuse a warm start the fitted network cannot continue."""

@@ -9,6 +9,7 @@ their vectors are rotated onto the full model's axes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from numbers import Integral
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,12 @@ def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def cross_fitted_embeddings(
-    encoded: EncodedTable, cv, tables: list[np.ndarray], *, predict: bool = False
+    encoded: EncodedTable,
+    cv,
+    tables: list[np.ndarray],
+    *,
+    epochs: int | None = None,
+    predict: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Each row's vectors (and prediction) from the fold model that did not
     train on it.
@@ -43,6 +49,10 @@ def cross_fitted_embeddings(
         seeded by the full fit's seed.
     tables : list of ndarray
         The full model's tables, whose axes the fold vectors are rotated onto.
+    epochs : int or None, default=None
+        The epochs the full fit took to its best validation loss: each fold
+        trains that many on all its rows, with no validation split and no
+        early stopping (None: the full fit's settings, validation included).
     predict : bool, default=False
         Also return each row's out-of-fold prediction (see
         :func:`~entembed._numpy_network.output_columns`).
@@ -55,6 +65,13 @@ def cross_fitted_embeddings(
     from ._training import fit_network
 
     config, codes, target = encoded.config, encoded.codes, encoded.target.values
+    if epochs is not None:
+        # The full fit already found how long to train: the folds need no
+        # validation rows to find it again (a quarter to a third fewer epochs,
+        # and a tenth more rows to learn from).
+        config = replace(
+            config, max_epochs=epochs, validation_fraction=0.0, patience=None
+        )
     classifier = config.task != "regression"
     if isinstance(cv, Integral):
         splitter_class = StratifiedKFold if classifier else KFold

@@ -423,6 +423,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         ndarray of shape (n_rows, n_features_out), float32
             One row per input row, in input order.
         """
+        continued = len(self.history_) if self._continues() else 0
         encoded = self._fit(X, y, sample_weight)
         out = self._features(encoded.codes, encoded.frame)
         if self.cv is not None or self.append_prediction:
@@ -430,6 +431,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
                 encoded,
                 5 if self.cv is None else self.cv,
                 self.network_.tables,
+                epochs=_epochs_to_best(self.history_.iloc[continued:]),
                 predict=self.append_prediction,
             )
             if self.cv is not None:
@@ -453,3 +455,11 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             raise ValueError(f"passthrough columns {passthrough} are not columns")
         estimator.passthrough_columns_ = passthrough
         return estimator
+
+
+def _epochs_to_best(history: pd.DataFrame) -> int | None:
+    """Epochs a fit trained up to its best validation loss (the weights it
+    kept); None without validation losses."""
+    if "val_loss" not in history or not history["val_loss"].notna().any():
+        return None
+    return int(np.nanargmin(history["val_loss"].to_numpy(dtype=float))) + 1

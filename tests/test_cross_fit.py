@@ -3,6 +3,7 @@ codes, settings, seed and axes."""
 
 import warnings
 
+import lightning as L
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,3 +173,33 @@ def test_stacking_without_cv_cross_fits_five_folds_for_the_prediction():
     assert not np.allclose(features[:, block], in_sample[:, block])
     assert features[:, block].min() >= 0 and features[:, block].max() <= 1
     assert list(embedder.get_feature_names_out()[block]) == ["probability_low"]
+
+
+class _EpochsPerFit(L.Callback):
+    """Per Trainer fit: (training epochs, validation batches run)."""
+
+    def __init__(self):
+        self.fits = []
+
+    def on_fit_start(self, trainer, pl_module):
+        self.fits.append([0, 0])
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.fits[-1][0] += 1
+
+    def on_validation_batch_end(self, trainer, *args, **kwargs):
+        if not trainer.sanity_checking:
+            self.fits[-1][1] += 1
+
+
+def test_folds_train_for_the_full_fits_best_epochs_without_validation():
+    X, y = city_table(n=400)
+    counter = _EpochsPerFit()
+    embedder = EntityEmbedder(
+        **{**FAST, "max_epochs": 12}, patience=2, cv=3, callbacks=[counter]
+    )
+    embedder.fit_transform(X, y)
+    best = int(embedder.history_["val_loss"].to_numpy().argmin()) + 1
+    full, *folds = counter.fits
+    assert full[0] == len(embedder.history_) and full[1] > 0
+    assert folds == [[best, 0]] * 3
