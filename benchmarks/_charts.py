@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 OURS = "#d62728"  # entembed's bars, so they stand out
 OTHERS = "#7f7f7f"
 
@@ -102,51 +104,33 @@ def runs_barh_panels(
     return _save(fig, path)
 
 
-def quality_grid(
-    path: Path,
-    sections: Sequence[dict],
-) -> Path:
-    """Rows: datasets; columns: downstream models; a bar per encoder, mean ± std.
+def best_cells(path: Path, tables: Sequence[dict], ours: Sequence[str]) -> Path:
+    """One panel per table: each contender's best cell, mean ± std over splits.
 
-    Each section: ``{"name", "metric", "higher_is_better", "models", "encoders",
-    "mean": {(encoder, model): value}, "std": {...}, "own": (mean, std)}``; the
-    network's own score is a dashed line.
+    Each table: ``{"name", "metric", "higher_is_better", "cells": {contender:
+    (model, mean, std, seconds) or None}}``; ``ours`` are drawn in red.
     """
     plt = _pyplot()
-    n_models = max(len(s["models"]) for s in sections)
-    fig, axes = plt.subplots(
-        len(sections), n_models, figsize=(4.2 * n_models, 3.2 * len(sections))
-    )
-    axes = [[axes]] if len(sections) == 1 and n_models == 1 else axes
-    for row, section in zip(axes, sections, strict=True):
-        encoders = section["encoders"]
-        for ax, model in zip(row, section["models"], strict=False):
-            means = [section["mean"][(e, model)] for e in encoders]
-            stds = [section["std"][(e, model)] for e in encoders]
-            # Dots, not bars: a score's axis does not start at zero.
-            for y, (encoder, mean, std) in enumerate(
-                zip(encoders, means, stds, strict=True)
-            ):
-                colour = OURS if encoder.startswith("entity") else OTHERS
-                ax.errorbar(mean, y, xerr=std, fmt="o", color=colour, capsize=3)
-            ax.axvline(
-                section["own"][0],
-                color="k",
-                linestyle="--",
-                linewidth=1,
-                label="the network's own predictions",
-            )
-            ax.set_yticks(range(len(encoders)), encoders, fontsize=8)
-            ax.grid(axis="x", alpha=0.3)
-            ax.set_ylim(len(encoders) - 0.5, -0.5)
-            better = "higher" if section["higher_is_better"] else "lower"
-            ax.set_title(f"{section['name']}: {model}", fontsize=10)
-            ax.set_xlabel(f"{section['metric']} ({better} is better)", fontsize=9)
-            if not ax.get_subplotspec().is_first_col():
-                ax.set_yticklabels([])
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles[:1], labels[:1], loc="lower center", fontsize=9)
-    return _save(fig, path, rect=(0, 0.03, 1, 1))
+    n_cols = 3
+    n_rows = -(-len(tables) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(5.2 * n_cols, 3.4 * n_rows))
+    axes = np.atleast_1d(axes).ravel()
+    for ax, table in zip(axes, tables, strict=False):
+        found = [(c, cell) for c, cell in table["cells"].items() if cell]
+        # Dots, not bars: a score's axis does not start at zero.
+        for y, (contender, (_, mean, std, _)) in enumerate(found):
+            colour = OURS if contender in ours else OTHERS
+            ax.errorbar(mean, y, xerr=std, fmt="o", color=colour, capsize=3)
+        ax.set_yticks(range(len(found)), [c for c, _ in found], fontsize=7)
+        ax.set_ylim(len(found) - 0.5, -0.5)
+        ax.grid(axis="x", alpha=0.3)
+        better = "higher" if table["higher_is_better"] else "lower"
+        ax.set_title(table["name"], fontsize=10)
+        ax.set_xlabel(f"{table['metric']} ({better} is better)", fontsize=8)
+    for ax in axes[len(tables) :]:
+        ax.set_visible(False)
+    fig.suptitle("Each contender's best downstream cell, mean ± std", fontsize=11)
+    return _save(fig, path)
 
 
 def scaling_lines(

@@ -1,21 +1,32 @@
-"""Quality, paper-style: do entity embeddings make other models better?
+"""Quality: do entity embeddings make downstream models better, on every table?
 
-As in Guo & Berkhahn's Table 3: on each real dataset, k-nearest neighbours
-(k=10), random forest (100 trees, sqrt of the features per split) and gradient
-boosting are fed one-hot, ordinal, target encoding
-(scikit-learn's, cross-fitted) and our embeddings (in-sample, cross-fitted
-with ``cv=5``, and without the ID-like columns: does the column with a handful
-of rows per category help or hurt?); the embedding network's own predictions
-are scored too. Each
-figure is the mean and standard deviation over repeated random splits
-(75% train / 25% test), all contenders on the same splits.
+On each real table of ``entembed.datasets`` (at most 20,000 rows), every
+contender is fitted on the same random 80/20 splits and scored on the held-out
+rows. Encoders feed three downstream models: gradient boosting
+(HistGradientBoosting), k-nearest neighbours (k=10) and a linear model (Ridge
+or logistic regression); the numeric columns are standardised and passed to
+every model alike. Encoders: one-hot (the 50 most frequent categories per
+column), ordinal, scikit-learn's cross-fitted ``TargetEncoder``, and
+``EntityEmbedder()`` with its defaults, in-sample, cross-fitted (``cv=5``) and
+cross-fitted with the network's out-of-fold prediction appended
+(``append_prediction=True``).
+The network's own predictions (``EntityEmbeddingRegressor`` /
+``EntityEmbeddingClassifier``) are scored too. Where installed (the peers
+environment), CatBoost and LightGBM with their native categorical handling and
+skrub's ``tabular_pipeline`` run with their defaults on the same splits.
 
-Run: ``python benchmarks/bench_quality.py [--rows N] [--splits S]``
+Every setting is a default; none is tuned to a table. Each cell is the mean ±
+std over splits, beside the seconds its fit took (encoder plus model).
+Raw results go to ``results/quality.json``; ``--render`` rewrites the page and
+chart from it without refitting.
+
+Run: ``python benchmarks/bench_quality.py [--rows N] [--splits S] [--datasets ...]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 import warnings
@@ -24,196 +35,423 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
-from _charts import quality_grid
+from _charts import best_cells
 from _timing import RESULTS, machine, write
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
+from sklearn.base import clone
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
 from entembed._base import is_categorical_dtype
-from entembed._compare import _scorer, compare_encoders, default_encoders
+from entembed._compare import _models, _scaled, _scorer, default_encoders
 from entembed._target import infer_task
-from entembed.datasets import load_dataset
+from entembed.datasets import DATASETS, load_dataset
 
-DATASETS = ["baseball", "scorecard", "flights"]
-ID_LIKE_ROWS = 10
+ID_LIKE_ROWS = 10  # fewer rows per category than this on average: ID-like
+OURS = (
+    "entity embeddings",
+    "entity embeddings, cross-fitted",
+    "entity embeddings + prediction, cross-fitted",
+    "network's own",
+)
+EMBEDDINGS = OURS[:3]  # the contenders whose features feed downstream models
 
 
-def models(task: str) -> dict:
-    if task == "regression":
-        return {
-            "k-nearest neighbours": KNeighborsRegressor(10),
-            "random forest": RandomForestRegressor(
-                100, min_samples_leaf=3, max_features="sqrt", random_state=0, n_jobs=1
-            ),
-            "gradient boosting": HistGradientBoostingRegressor(random_state=0),
-        }
+def encoders(task: str) -> dict:
+    found = default_encoders(0, task)
     return {
-        "k-nearest neighbours": KNeighborsClassifier(10),
-        "random forest": RandomForestClassifier(
-            100, min_samples_leaf=3, max_features="sqrt", random_state=0, n_jobs=1
+        "one-hot (top 50)": found["one-hot (top 50)"],
+        "ordinal": found["ordinal"],
+        "target encoding": found["target encoding"],
+        "entity embeddings": found["entity embeddings"],
+        "entity embeddings, cross-fitted": EntityEmbedder(cv=5, random_state=0),
+        "entity embeddings + prediction, cross-fitted": EntityEmbedder(
+            cv=5, append_prediction=True, random_state=0
         ),
-        "gradient boosting": HistGradientBoostingClassifier(random_state=0),
     }
 
 
-def targets(pivot, metric: str, higher_is_better: bool) -> list[str]:
-    """The issue's targets for this dataset, stated plainly, met or not."""
+def peers(task: str, categorical: list[str]) -> dict:
+    """Models with their own categorical handling, where they are installed."""
+    found = {}
+    try:
+        import catboost
 
-    def mean(encoder, model):
-        return pivot.loc[encoder, (f"{metric} mean", model)]
-
-    def better(a, b):
-        return a > b if higher_is_better else a < b
-
-    lines = ["Targets:", ""]
-    for embeddings in ("entity embeddings", "entity embeddings, cross-fitted"):
-        for model in ("k-nearest neighbours", "random forest"):
-            ours = mean(embeddings, model)
-            rivals = {e: mean(e, model) for e in ("one-hot (top 50)", "ordinal")}
-            met = all(better(ours, v) for v in rivals.values())
-            shown = ", ".join(f"{e} {v:.4f}" for e, v in rivals.items())
-            lines.append(
-                f"- {model} on {embeddings} ({ours:.4f}) better than on {shown}: "
-                f"{'met' if met else 'MISSED'}"
-            )
-        ours = mean(embeddings, "gradient boosting")
-        rival = mean("target encoding", "gradient boosting")
-        met = ours == rival or better(ours, rival)
-        lines.append(
-            f"- gradient boosting on {embeddings} ({ours:.4f}) at least matches it on "
-            f"target encoding ({rival:.4f}): {'met' if met else 'MISSED'}"
+        model = (
+            catboost.CatBoostRegressor
+            if task == "regression"
+            else (catboost.CatBoostClassifier)
         )
-    return lines
+        found["CatBoost"] = lambda model=model: model(
+            cat_features=categorical,
+            random_seed=0,
+            verbose=False,
+            thread_count=2,
+            allow_writing_files=False,
+        )
+    except ImportError:
+        pass
+    try:
+        import lightgbm
+
+        model = (
+            lightgbm.LGBMRegressor
+            if task == "regression"
+            else (lightgbm.LGBMClassifier)
+        )
+        found["LightGBM"] = lambda model=model: model(
+            random_state=0, verbose=-1, n_jobs=2
+        )
+    except ImportError:
+        pass
+    try:
+        import skrub
+
+        kind = "regressor" if task == "regression" else "classifier"
+        found["skrub tabular_pipeline"] = lambda: skrub.tabular_pipeline(kind)
+    except ImportError:
+        pass
+    return found
 
 
-def network_scores(X, y, splits, task) -> list[float]:
-    """The embedding network's own test scores on the same splits."""
-    _, score = _scorer(task)
-    model_class = (
-        EntityEmbeddingRegressor
-        if task == "regression"
-        else (EntityEmbeddingClassifier)
+def _native_frame(X: pd.DataFrame, categorical: list[str], name: str) -> pd.DataFrame:
+    """Each peer's own way to mark categories: strings for CatBoost (missing as
+    a category of its own), pandas categoricals for LightGBM, as-is for skrub."""
+    X = X.copy()
+    for column in categorical:
+        if name == "CatBoost":
+            X[column] = X[column].astype(object).where(X[column].notna(), "<NA>")
+            X[column] = X[column].astype(str)
+        elif name == "LightGBM":
+            X[column] = X[column].astype("category")
+    return X
+
+
+def run_table(name: str, rows: int, n_splits: int) -> dict:
+    X, y = load_dataset(name, n_rows=rows, random_state=0)
+    y = np.asarray(y)
+    task = infer_task(y)
+    metric, score = _scorer(task)
+    splitter = ShuffleSplit if task == "regression" else StratifiedShuffleSplit
+    splits = list(splitter(n_splits, test_size=0.2, random_state=0).split(X, y))
+    categorical = [c for c in X.columns if is_categorical_dtype(X[c].dtype)]
+    numeric = [c for c in X.columns if c not in categorical]
+    numeric_values = X[numeric].to_numpy(dtype=float) if numeric else None
+    cells: dict[str, dict[str, dict]] = {}
+
+    def record(contender, model, value, seconds):
+        cell = cells.setdefault(contender, {}).setdefault(
+            model, {"scores": [], "seconds": []}
+        )
+        cell["scores"].append(float(value))
+        cell["seconds"].append(float(seconds))
+
+    for split, (train, test) in enumerate(splits):
+        for encoder_name, encoder in encoders(task).items():
+            fitted = clone(encoder)
+            inputs = X if isinstance(fitted, EntityEmbedder) else X[categorical]
+            start = time.perf_counter()
+            train_features = fitted.fit_transform(inputs.iloc[train], y[train])
+            encoder_seconds = time.perf_counter() - start
+            test_features = fitted.transform(inputs.iloc[test])
+            train_features, test_features = _scaled(
+                fitted, train_features, test_features, numeric_values, train, test
+            )
+            for model_name, model in _models(task, 0).items():
+                start = time.perf_counter()
+                model = clone(model).fit(train_features, y[train])
+                seconds = encoder_seconds + time.perf_counter() - start
+                record(
+                    encoder_name,
+                    model_name,
+                    score(model, test_features, y[test]),
+                    seconds,
+                )
+        network = (
+            EntityEmbeddingRegressor
+            if task == "regression"
+            else EntityEmbeddingClassifier
+        )(random_state=0)
+        start = time.perf_counter()
+        network.fit(X.iloc[train], y[train])
+        record(
+            "network's own",
+            "itself",
+            score(network, X.iloc[test], y[test]),
+            time.perf_counter() - start,
+        )
+        for peer_name, make in peers(task, categorical).items():
+            native = _native_frame(X, categorical, peer_name)
+            start = time.perf_counter()
+            model = make().fit(native.iloc[train], y[train])
+            record(
+                peer_name,
+                "itself",
+                score(model, native.iloc[test], y[test]),
+                time.perf_counter() - start,
+            )
+        print(f"{name}: split {split + 1}/{n_splits} done", flush=True)
+
+    id_like = [c for c in categorical if X[c].nunique() > len(X) / ID_LIKE_ROWS]
+    return {
+        "name": name,
+        "rows": len(X),
+        "task": task,
+        "metric": metric,
+        "higher_is_better": metric != "RMSE",
+        "categorical": {c: int(X[c].nunique()) for c in categorical},
+        "numeric": len(numeric),
+        "id_like": id_like,
+        "splits": n_splits,
+        "cells": cells,
+    }
+
+
+# ------------------------------------------------------------------ the page
+def _stats(cell: dict) -> tuple[float, float, float]:
+    return (
+        float(np.mean(cell["scores"])),
+        float(np.std(cell["scores"])),
+        float(np.mean(cell["seconds"])),
     )
-    scores = []
-    for train, test in splits:
-        model = model_class(random_state=0).fit(X.iloc[train], y[train])
-        scores.append(score(model, X.iloc[test], y[test]))
-    return scores
+
+
+def _better(a: float, b: float, higher: bool) -> bool:
+    return a > b if higher else a < b
+
+
+def _at_least(a: float, b: float, higher: bool) -> bool:
+    return a == b or _better(a, b, higher)
+
+
+def best_cell(table: dict, contender: str) -> tuple[str, float, float, float] | None:
+    """The contender's best downstream model on this table, by mean score."""
+    models = table["cells"].get(contender)
+    if not models:
+        return None
+    higher = table["higher_is_better"]
+    ranked = sorted(
+        ((m, *_stats(c)) for m, c in models.items()),
+        key=lambda r: -r[1] if higher else r[1],
+    )
+    return ranked[0]
+
+
+def table_targets(table: dict) -> list[tuple[str, bool, str]]:
+    """The issue's targets on one table: (target, met, figures)."""
+    higher = table["higher_is_better"]
+    cells = table["cells"]
+
+    def mean(contender, model):
+        return _stats(cells[contender][model])[0]
+
+    own = mean("network's own", "itself")
+    linear = mean("one-hot (top 50)", "linear")
+    results = [
+        (
+            "network's own ≥ one-hot + linear",
+            _at_least(own, linear, higher),
+            f"{own:.4g} vs {linear:.4g}",
+        )
+    ]
+    for model, label in (("gradient boosting", "GB"), ("k-nearest neighbours", "KNN")):
+        rival = mean("target encoding", model)
+        default = mean(EMBEDDINGS[0], model)
+        best, name = max(
+            ((mean(c, model), c) for c in EMBEDDINGS),
+            key=lambda r: r[0] if higher else -r[0],
+        )
+        results += [
+            (
+                f"{label} on default embeddings ≥ {label} on target encoding",
+                _at_least(default, rival, higher),
+                f"{default:.4g} vs {rival:.4g}",
+            ),
+            (
+                f"{label} on the best embeddings ≥ {label} on target encoding",
+                _at_least(best, rival, higher),
+                f"{best:.4g} ({_short(name)}) vs {rival:.4g}",
+            ),
+        ]
+    return results
+
+
+def _short(contender: str) -> str:
+    """'entity embeddings, cross-fitted' -> 'cross-fitted'."""
+    return contender.removeprefix("entity embeddings").strip(", ") or "in-sample"
+
+
+def moonshot(table: dict) -> tuple[bool, str] | None:
+    """Does the best embedding cell beat CatBoost and skrub on this table?"""
+    higher = table["higher_is_better"]
+    rivals = [p for p in ("CatBoost", "skrub tabular_pipeline") if p in table["cells"]]
+    if not rivals:
+        return None
+    ours = [best_cell(table, c) for c in OURS]
+    best = max((c[1] for c in ours if c), key=lambda v: v if higher else -v)
+    theirs = {p: best_cell(table, p)[1] for p in rivals}
+    met = all(_better(best, v, higher) for v in theirs.values())
+    shown = ", ".join(f"{p} {v:.4g}" for p, v in theirs.items())
+    return met, f"{best:.4g} vs {shown}"
+
+
+def render(tables: list[dict], rows: int) -> str:
+    contenders = list(dict.fromkeys(c for t in tables for c in t["cells"]))
+    lines = [
+        "# Quality: do entity embeddings make downstream models better?",
+        "",
+        f"{len(tables)} real tables (`entembed.datasets`), at most {rows:,} rows "
+        f"each, {tables[0]['splits']} random 80/20 splits (the same for every "
+        "contender). Every setting is a default, the same on every table. "
+        "Encoders feed gradient boosting, k-nearest neighbours (k=10) and a "
+        "linear model, beside the standardised numeric columns; the network's "
+        "own predictions and the peers (CatBoost and LightGBM with native "
+        "categoricals, skrub's `tabular_pipeline`) are scored as they are. "
+        "Seconds: the fit of encoder and model on the training rows. "
+        f"{machine()}.",
+        "",
+        "![each contender's best cell per table](quality.png)",
+        "",
+        "## Summary: each table's best cell per contender",
+        "",
+        "Mean ± std over splits, the downstream model that gave it, and its fit "
+        "seconds. **Bold**: the table's best.",
+        "",
+    ]
+    header = (
+        "| contender | "
+        + " | ".join(
+            f"{t['name']} ({t['metric']}, {'↑' if t['higher_is_better'] else '↓'})"
+            for t in tables
+        )
+        + " |"
+    )
+    lines += [header, "|---" + "|---:" * len(tables) + "|"]
+    best_by_table = {}
+    for t in tables:
+        found = [best_cell(t, c) for c in t["cells"]]
+        values = [f[1] for f in found if f]
+        best_by_table[t["name"]] = (max if t["higher_is_better"] else min)(values)
+    for contender in contenders:
+        row = []
+        for t in tables:
+            found = best_cell(t, contender)
+            if found is None:
+                row.append("")
+                continue
+            model, mean, std, seconds = found
+            text = f"{mean:.4g} ± {std:.2g} ({model}, {seconds:.1f} s)"
+            row.append(f"**{text}**" if mean == best_by_table[t["name"]] else text)
+        lines.append(f"| {contender} | " + " | ".join(row) + " |")
+
+    lines += ["", "## Targets, per table", ""]
+    lines += [
+        "| table | "
+        + " | ".join(t[0] for t in table_targets(tables[0]))
+        + " | moonshot: best embedding cell beats CatBoost and skrub |",
+        "|---" + "|---" * (len(table_targets(tables[0])) + 1) + "|",
+    ]
+    met_counts = [0] * len(table_targets(tables[0]))
+    moon = 0
+    for t in tables:
+        targets = table_targets(t)
+        for i, (_, met, _) in enumerate(targets):
+            met_counts[i] += met
+        shot = moonshot(t)
+        moon += bool(shot and shot[0])
+        cells = [f"{'met' if m else 'MISSED'} ({f})" for _, m, f in targets]
+        cells.append(
+            "not measured (peers not installed)"
+            if shot is None
+            else f"{'yes' if shot[0] else 'no'} ({shot[1]})"
+        )
+        lines.append(f"| {t['name']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Met on "
+        + ", ".join(
+            f"{n}/{len(tables)} tables ({name})"
+            for n, (name, _, _) in zip(
+                met_counts, table_targets(tables[0]), strict=True
+            )
+        )
+        + f"; moonshot on {moon}/{len(tables)} (half is the aim).",
+        "",
+    ]
+
+    for t in tables:
+        cats = ", ".join(f"{c} {n:,}" for c, n in t["categorical"].items())
+        lines += [
+            f"## {t['name']}: {t['rows']:,} rows, {t['task']}",
+            "",
+            f"Categorical columns (levels): {cats}; {t['numeric']} numeric. "
+            f"ID-like (fewer than {ID_LIKE_ROWS} rows per level): "
+            f"{', '.join(t['id_like']) or 'none'}. {t['metric']}, mean ± std "
+            f"({'higher' if t['higher_is_better'] else 'lower'} is better), "
+            "fit seconds.",
+            "",
+        ]
+        models = ["gradient boosting", "k-nearest neighbours", "linear"]
+        lines += [
+            "| contender | " + " | ".join(models) + " |",
+            "|---" + "|---:" * len(models) + "|",
+        ]
+        for contender, cells in t["cells"].items():
+            # A model that needs no downstream model fills the first column.
+            shown = (
+                [cells["itself"]]
+                if "itself" in cells
+                else [cells.get(m) for m in models]
+            )
+            row = [
+                ""
+                if cell is None
+                else "{:.4g} ± {:.2g} ({:.1f} s)".format(*_stats(cell))
+                for cell in shown
+            ]
+            row += [""] * (len(models) - len(row))
+            label = contender if "itself" not in cells else f"{contender} (itself)"
+            lines.append(f"| {label} | " + " | ".join(row) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--rows",
-        type=int,
-        default=20_000,
-        help="random subsample of each dataset (all rows if larger)",
-    )
+    parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite the page from quality.json"
+    )
     args = parser.parse_args()
-    warnings.simplefilter("ignore", UserWarning)
-
-    sections, charted = [], []
-    for name in args.datasets:
-        start = time.perf_counter()
-        X, y = load_dataset(name, n_rows=args.rows, random_state=0)
-        y = np.asarray(y)
-        task = infer_task(y)
-        splitter_class = (
-            ShuffleSplit if task == "regression" else StratifiedShuffleSplit
-        )
-        cv = splitter_class(args.splits, test_size=0.25, random_state=0)
-        splits = list(cv.split(X, y))
-        encoders = default_encoders(0, task)
-        encoders["entity embeddings, cross-fitted"] = EntityEmbedder(
-            cv=5, random_state=0
-        )
-        # Does the ID-like column help or hurt? The same embedder without it.
-        categorical = [c for c in X.columns if is_categorical_dtype(X[c].dtype)]
-        id_like = [c for c in categorical if X[c].nunique() > len(X) / ID_LIKE_ROWS]
-        if 0 < len(id_like) < len(categorical):
-            encoders["entity embeddings, ID-like columns left out"] = EntityEmbedder(
-                categorical_columns=[c for c in categorical if c not in id_like],
-                random_state=0,
-            )
-        table = compare_encoders(
-            X, y, encoders=encoders, models=models(task), cv=cv, random_state=0
-        )
-        metric = table.attrs["metric"]
-        own = network_scores(X, y, splits, task)
-        better = "higher" if table.attrs["higher_is_better"] else "lower"
-        pivot = table.pivot(
-            index="encoder", columns="model", values=[f"{metric} mean", f"{metric} std"]
-        )
-        order = list(dict.fromkeys(table["encoder"]))
-        lines = [
-            f"## {name}: {len(X):,} rows, {args.splits} random 75/25 splits",
-            "",
-            f"{metric}, mean ± std over splits ({better} is better); "
-            f"{time.perf_counter() - start:.0f} s for the whole section.",
-            "",
-            "| encoder | " + " | ".join(models(task)) + " |",
-            "|---" + "|---:" * len(models(task)) + "|",
-        ]
-        for encoder in order:
-            cells = [
-                f"{pivot.loc[encoder, (f'{metric} mean', m)]:.4f} ± "
-                f"{pivot.loc[encoder, (f'{metric} std', m)]:.4f}"
-                for m in models(task)
-            ]
-            lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
-        lines += [
-            "",
-            f"The embedding network's own predictions: {np.mean(own):.4f} ± "
-            f"{np.std(own):.4f}. ID-like columns (fewer than {ID_LIKE_ROWS} rows "
-            f"per category on average): {id_like or 'none'}.",
-            "",
-            *targets(pivot, metric, table.attrs["higher_is_better"]),
-            "",
-        ]
-        sections.append("\n".join(lines))
-        charted.append(
+    raw = RESULTS / "quality.json"
+    if args.render:
+        stored = json.loads(raw.read_text())
+        tables, rows = stored["tables"], stored["rows"]
+    else:
+        warnings.simplefilter("ignore", UserWarning)
+        # Import torch and Lightning before any fit is timed (5-6 s, once).
+        X, y = load_dataset(args.datasets[0], n_rows=200, random_state=0)
+        EntityEmbedder(max_epochs=1, random_state=0).fit(X, y)
+        tables = []
+        for name in args.datasets:
+            tables.append(run_table(name, args.rows, args.splits))
+            raw.write_text(json.dumps({"rows": args.rows, "tables": tables}, indent=1))
+        rows = args.rows
+    write("quality.md", render(tables, rows))
+    best_cells(
+        RESULTS / "quality.png",
+        [
             {
-                "name": name,
-                "metric": metric,
-                "higher_is_better": table.attrs["higher_is_better"],
-                "models": list(models(task)),
-                "encoders": order,
-                "mean": {
-                    (e, m): pivot.loc[e, (f"{metric} mean", m)]
-                    for e in order
-                    for m in models(task)
-                },
-                "std": {
-                    (e, m): pivot.loc[e, (f"{metric} std", m)]
-                    for e in order
-                    for m in models(task)
-                },
-                "own": (np.mean(own), np.std(own)),
+                "name": t["name"],
+                "metric": t["metric"],
+                "higher_is_better": t["higher_is_better"],
+                "cells": {c: best_cell(t, c) for c in t["cells"]},
             }
-        )
-        print(sections[-1], flush=True)
-    header = [
-        "# Quality: do entity embeddings make other models better?",
-        "",
-        f"Datasets subsampled to at most {args.rows:,} rows; default settings for "
-        "every encoder and model (embeddings: `EntityEmbedder()` defaults; numeric "
-        "columns feed the network and, standardised, every model). "
-        f"{machine()}.",
-        "",
-        "![downstream scores by encoder, model and dataset](quality.png)",
-        "",
-    ]
-    write("quality.md", "\n".join(header + sections))
-    quality_grid(RESULTS / "quality.png", charted)
+            for t in tables
+        ],
+        ours=OURS,
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,261 @@
+"""Ablation: what each training change contributes, on every quality table.
+
+Each variant is one setting of the network's parameters, the same on every
+table. Per table and split (the quality page's tables and 80/20 splits), the
+network (``EntityEmbeddingRegressor`` / ``EntityEmbeddingClassifier``) is
+fitted once; its own predictions are scored, and its embeddings (with the
+standardised numeric columns) feed gradient boosting and k-nearest neighbours,
+as ``EntityEmbedder``'s in-sample features would. The references are the
+quality page's rivals on the same splits: target encoding under the same two
+models, and one-hot with a linear model.
+
+Run: ``python benchmarks/bench_ablation.py [--rows N] [--splits S]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+from _timing import RESULTS, machine, write
+from bench_quality import _at_least
+from sklearn.base import clone
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.preprocessing import StandardScaler
+
+from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
+from entembed._base import is_categorical_dtype
+from entembed._compare import _models, _scorer, default_encoders
+from entembed._target import infer_task
+from entembed.datasets import DATASETS, load_dataset
+
+# The first variant is the baseline the others are read against.
+FASTAI = {"embedding_dims": "fastai"}  # 0.2's "auto": widths by cardinality only
+VARIANTS = {
+    "0.2 defaults": {**FASTAI, "category_dropout": 0.0, "shrinkage": 0.0},
+    "category dropout 0.1": {**FASTAI, "category_dropout": 0.1},
+    "shrinkage 10": {**FASTAI, "shrinkage": 10.0},
+    "category dropout 0.1 + shrinkage 10": {
+        **FASTAI,
+        "category_dropout": 0.1,
+        "shrinkage": 10.0,
+    },
+    "min_frequency 2": {**FASTAI, "min_frequency": 2},
+    "min_frequency 3": {**FASTAI, "min_frequency": 3},
+    "min_frequency 5": {**FASTAI, "min_frequency": 5},
+    "min_frequency 3 + category dropout 0.1": {
+        **FASTAI,
+        "min_frequency": 3,
+        "category_dropout": 0.1,
+    },
+    "widths capped by rows per category": {"embedding_dims": "auto"},
+    "capped widths + min_frequency 2": {"embedding_dims": "auto", "min_frequency": 2},
+    "capped widths + category dropout 0.1": {
+        "embedding_dims": "auto",
+        "category_dropout": 0.1,
+    },
+    # Cross-fitted: EntityEmbedder(cv=5)'s out-of-fold training features.
+    "0.2 defaults, cross-fitted": {**FASTAI, "cv": 5},
+    "capped widths, cross-fitted": {"embedding_dims": "auto", "cv": 5},
+    "category dropout 0.1, cross-fitted": {
+        **FASTAI,
+        "category_dropout": 0.1,
+        "cv": 5,
+    },
+    "0.2 defaults, cross-fitted + prediction": {
+        **FASTAI,
+        "cv": 5,
+        "append_prediction": True,
+    },
+    "capped widths + category dropout 0.1, cross-fitted + prediction": {
+        "embedding_dims": "auto",
+        "category_dropout": 0.1,
+        "cv": 5,
+        "append_prediction": True,
+    },
+}
+MODELS = ("gradient boosting", "k-nearest neighbours")
+
+
+def run_table(name: str, rows: int, n_splits: int, variants: dict) -> dict:
+    X, y = load_dataset(name, n_rows=rows, random_state=0)
+    y = np.asarray(y)
+    task = infer_task(y)
+    metric, score = _scorer(task)
+    splitter = ShuffleSplit if task == "regression" else StratifiedShuffleSplit
+    splits = list(splitter(n_splits, test_size=0.2, random_state=0).split(X, y))
+    categorical = [c for c in X.columns if is_categorical_dtype(X[c].dtype)]
+    numeric = [c for c in X.columns if c not in categorical]
+    models = _models(task, 0)
+    scores: dict[str, dict[str, list[float]]] = {}
+
+    def add(row, column, value):
+        scores.setdefault(row, {}).setdefault(column, []).append(float(value))
+
+    for train, test in splits:
+        scaler = StandardScaler().fit(X[numeric].iloc[train]) if numeric else None
+
+        def with_numeric(features, rows, scaler=scaler):
+            if scaler is None:
+                return features
+            return np.hstack([features, scaler.transform(X[numeric].iloc[rows])])
+
+        rivals = default_encoders(0, task)
+        for encoder_name, encoder_models in (
+            ("target encoding", MODELS),
+            ("one-hot (top 50)", ("linear",)),
+        ):
+            encoder = clone(rivals[encoder_name])
+            # fit_transform: TargetEncoder's cross-fitted training features.
+            train_x = encoder.fit_transform(X[categorical].iloc[train], y[train])
+            test_x = encoder.transform(X[categorical].iloc[test])
+            scale = StandardScaler().fit(train_x)
+            train_x = with_numeric(scale.transform(train_x), train)
+            test_x = with_numeric(scale.transform(test_x), test)
+            for model_name in encoder_models:
+                model = clone(models[model_name]).fit(train_x, y[train])
+                add(encoder_name, model_name, score(model, test_x, y[test]))
+        for variant, params in variants.items():
+            start = time.perf_counter()
+            if "cv" in params:
+                # Only the embedder cross-fits; its network is the same as a
+                # predictor's, so the network's own score is not repeated.
+                embedder = EntityEmbedder(random_state=0, **params)
+                train_x = embedder.fit_transform(X.iloc[train], y[train])
+                add(variant, "fit seconds", time.perf_counter() - start)
+                test_x = embedder.transform(X.iloc[test])
+            else:
+                predictor = {"regression": EntityEmbeddingRegressor}.get(
+                    task, EntityEmbeddingClassifier
+                )(random_state=0, **params)
+                predictor.fit(X.iloc[train], y[train])
+                add(variant, "fit seconds", time.perf_counter() - start)
+                add(variant, "itself", score(predictor, X.iloc[test], y[test]))
+                train_x = predictor.transform_embeddings(X.iloc[train])
+                test_x = predictor.transform_embeddings(X.iloc[test])
+            train_x, test_x = with_numeric(train_x, train), with_numeric(test_x, test)
+            for model_name in MODELS:
+                model = clone(models[model_name]).fit(train_x, y[train])
+                add(variant, model_name, score(model, test_x, y[test]))
+        print(f"{name}: a split done", flush=True)
+    return {
+        "name": name,
+        "metric": metric,
+        "higher_is_better": metric != "RMSE",
+        "scores": scores,
+    }
+
+
+def render(tables: list[dict], variants: list[str], rows: int, splits: int) -> str:
+    header = [
+        "# Ablation: what each training change contributes",
+        "",
+        f"Every quality table (at most {rows:,} rows), {splits} random 80/20 "
+        "splits, one setting per variant for all tables. Cells: mean ± std over "
+        "splits of the network's own score, and of gradient boosting (GB) and "
+        "k-nearest neighbours (KNN) on its embeddings; fit seconds. Last rows: "
+        f"the rivals on the same splits. {machine()}.",
+        "",
+    ]
+    lines = []
+    wins = {v: [0, 0, 0] for v in variants}
+    for t in tables:
+        higher = t["higher_is_better"]
+        s = t["scores"]
+        lines += [
+            f"## {t['name']} ({t['metric']}, {'higher' if higher else 'lower'} "
+            "is better)",
+            "",
+            "| variant | network's own | GB on embeddings | KNN on embeddings "
+            "| fit s |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for v in variants:
+            cells = [
+                f"{np.mean(s[v][c]):.4g} ± {np.std(s[v][c]):.2g}" if c in s[v] else ""
+                for c in ("itself", *MODELS)
+            ]
+            cells.append(f"{np.median(s[v]['fit seconds']):.1f}")
+            lines.append(f"| {v} | " + " | ".join(cells) + " |")
+            targets = (
+                np.mean(s["one-hot (top 50)"]["linear"]),
+                np.mean(s["target encoding"]["gradient boosting"]),
+                np.mean(s["target encoding"]["k-nearest neighbours"]),
+            )
+            for i, (c, rival) in enumerate(
+                zip(("itself", *MODELS), targets, strict=True)
+            ):
+                if c in s[v]:
+                    wins[v][i] += _at_least(np.mean(s[v][c]), rival, higher)
+                else:
+                    wins[v][i] = None
+        te, onehot = s["target encoding"], s["one-hot (top 50)"]["linear"]
+        lines += [
+            "| target encoding | | "
+            + " | ".join(f"{np.mean(te[m]):.4g} ± {np.std(te[m]):.2g}" for m in MODELS)
+            + " | |",
+            f"| one-hot (top 50) + linear | {np.mean(onehot):.4g} ± "
+            f"{np.std(onehot):.2g} | | | |",
+            "",
+        ]
+    summary = [
+        "## Summary: tables where each variant meets the targets",
+        "",
+        "| variant | own ≥ one-hot + linear | GB ≥ GB on target encoding "
+        "| KNN ≥ KNN on target encoding |",
+        "|---|---:|---:|---:|",
+    ]
+    for v in variants:
+        summary.append(
+            f"| {v} | "
+            + " | ".join("" if n is None else f"{n}/{len(tables)}" for n in wins[v])
+            + " |"
+        )
+    return "\n".join(header + summary + [""] + lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--render", action="store_true")
+    args = parser.parse_args()
+    raw = RESULTS / "ablation.json"
+    if args.render:
+        stored = json.loads(raw.read_text())
+    else:
+        warnings.simplefilter("ignore", UserWarning)
+        variants = {v: VARIANTS[v] for v in args.variants}
+        # Variants measured before on the same tables and splits are kept:
+        # the rivals' rows are recomputed alike, the new variants' added.
+        stored = json.loads(raw.read_text()) if raw.exists() else {}
+        if (stored.get("rows"), stored.get("splits")) != (args.rows, args.splits):
+            stored = {"rows": args.rows, "splits": args.splits, "tables": []}
+        stored["variants"] = list(
+            dict.fromkeys(stored.get("variants", []) + args.variants)
+        )
+        before = {t["name"]: t for t in stored["tables"]}
+        for name in args.datasets:
+            table = run_table(name, args.rows, args.splits, variants)
+            if name in before:
+                before[name]["scores"].update(table["scores"])
+            else:
+                stored["tables"].append(table)
+                before[name] = table
+            raw.write_text(json.dumps(stored, indent=1))
+    write(
+        "ablation.md",
+        render(stored["tables"], stored["variants"], stored["rows"], stored["splits"]),
+    )
+
+
+if __name__ == "__main__":
+    main()
