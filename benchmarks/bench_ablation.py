@@ -36,7 +36,7 @@ from entembed._target import infer_task
 from entembed.datasets import DATASETS, load_dataset
 
 # The first variant is the baseline the others are read against.
-FASTAI = {"embedding_dims": "fastai"}  # 0.2's "auto": widths by cardinality only
+FASTAI = {"embedding_dims": "auto"}  # fastai's widths, by cardinality only
 VARIANTS = {
     "0.2 defaults": {**FASTAI, "category_dropout": 0.0, "shrinkage": 0.0},
     "category dropout 0.1": {**FASTAI, "category_dropout": 0.1},
@@ -54,15 +54,15 @@ VARIANTS = {
         "min_frequency": 3,
         "category_dropout": 0.1,
     },
-    "widths capped by rows per category": {"embedding_dims": "auto"},
-    "capped widths + min_frequency 2": {"embedding_dims": "auto", "min_frequency": 2},
+    "widths capped by rows per category": {"embedding_dims": "capped"},
+    "capped widths + min_frequency 2": {"embedding_dims": "capped", "min_frequency": 2},
     "capped widths + category dropout 0.1": {
-        "embedding_dims": "auto",
+        "embedding_dims": "capped",
         "category_dropout": 0.1,
     },
     # Cross-fitted: EntityEmbedder(cv=5)'s out-of-fold training features.
     "0.2 defaults, cross-fitted": {**FASTAI, "cv": 5},
-    "capped widths, cross-fitted": {"embedding_dims": "auto", "cv": 5},
+    "capped widths, cross-fitted": {"embedding_dims": "capped", "cv": 5},
     "category dropout 0.1, cross-fitted": {
         **FASTAI,
         "category_dropout": 0.1,
@@ -74,7 +74,7 @@ VARIANTS = {
         "append_prediction": True,
     },
     "capped widths + category dropout 0.1, cross-fitted + prediction": {
-        "embedding_dims": "auto",
+        "embedding_dims": "capped",
         "category_dropout": 0.1,
         "cv": 5,
         "append_prediction": True,

@@ -151,7 +151,7 @@ class EntityEmbeddingBase(BaseEstimator):
         "numeric_columns": [StrOptions({"auto"}), "array-like", None],
         "encoder": [StrOptions({"embedding", "onehot"})],
         "embedding_dims": [
-            StrOptions({"auto", "fastai"}),
+            StrOptions({"auto", "capped"}),
             Interval(Integral, 1, None, closed="left"),
             dict,
             callable,
@@ -508,7 +508,7 @@ class EntityEmbeddingBase(BaseEstimator):
                 tables.append(None)
                 continue
             width = frame.shape[1]
-            if self.embedding_dims in ("auto", "fastai"):
+            if self.embedding_dims in ("auto", "capped"):
                 dims[column] = width
             elif dims[column] != width:
                 raise ValueError(

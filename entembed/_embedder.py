@@ -66,12 +66,13 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         more fits); ``transform`` gives the full model's.
     encoder : {"embedding", "onehot"}, default="embedding"
         Lookup tables, or the one-hot linear baseline (same features, slower).
-    embedding_dims : "auto", "fastai", int, dict or callable, default="auto"
-        Width of each table. ``"fastai"``: ``min(600, round(1.6 * n ** 0.56))``
-        for ``n`` categories; ``"auto"``: the same, at most ``max(2, round(4 *
-        sqrt(N / n)))`` for ``N`` training rows, so an ID-like column with a
-        few rows per category gets a few dimensions. Or one int for all, a dict
-        by column, or a function of the cardinality.
+    embedding_dims : "auto", "capped", int, dict or callable, default="auto"
+        Width of each table. ``"auto"``: fastai's ``min(600, round(1.6 * n **
+        0.56))`` for ``n`` categories; ``"capped"``: the same, at most
+        ``max(2, round(4 * sqrt(N / n)))`` for ``N`` training rows, so an
+        ID-like column with a few rows per category gets a few dimensions
+        (smaller, faster tables; see the ablation page). Or one int for all, a
+        dict by column, or a function of the cardinality.
     hidden_units : tuple of int, default=(256, 128)
         Hidden layers of the MLP on top of the embeddings.
     dropout : float, default=0.0

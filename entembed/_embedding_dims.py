@@ -46,7 +46,7 @@ def auto_embedding_dim(n_categories: int, n_rows: int | None = None) -> int:
 
 
 def _auto(rule: str, n_categories: int, n_rows: int | None) -> int:
-    return auto_embedding_dim(n_categories, n_rows if rule == "auto" else None)
+    return auto_embedding_dim(n_categories, n_rows if rule == "capped" else None)
 
 
 def resolve_embedding_dims(
@@ -58,16 +58,16 @@ def resolve_embedding_dims(
 
     Parameters
     ----------
-    embedding_dims : "auto", "fastai", int, dict or callable
-        ``"auto"`` applies :func:`auto_embedding_dim` with the training rows,
-        ``"fastai"`` without them; an int gives every column that width; a dict
+    embedding_dims : "auto", "capped", int, dict or callable
+        ``"auto"`` applies :func:`auto_embedding_dim` (fastai's rule),
+        ``"capped"`` the same capped by the training rows per category; an int gives every column that width; a dict
         maps column names to widths or to either rule (columns it leaves out
         get ``"auto"``); a callable receives the cardinality and returns the
         width.
     cardinalities : mapping of str to int
         Column name -> number of codes (reserved ones included).
     n_rows : int or None, default=None
-        Training rows, for ``"auto"``'s cap (None: no cap).
+        Training rows, for ``"capped"`` (None: no cap).
 
     Returns
     -------
@@ -82,7 +82,7 @@ def resolve_embedding_dims(
                 f"The embedded columns are {list(cardinalities)}."
             )
     elif not (
-        embedding_dims in ("auto", "fastai")
+        embedding_dims in ("auto", "capped")
         or callable(embedding_dims)
         or (
             isinstance(embedding_dims, Integral)
@@ -90,7 +90,7 @@ def resolve_embedding_dims(
         )
     ):
         raise ValueError(
-            "embedding_dims must be 'auto', an int, a dict of column -> int or a "
+            "embedding_dims must be 'auto', 'capped', an int, a dict of column -> int or a "
             f"callable taking the number of categories; got {embedding_dims!r}."
         )
 
@@ -101,7 +101,7 @@ def resolve_embedding_dims(
             continue
         if isinstance(embedding_dims, Mapping):
             width = embedding_dims.get(column, "auto")
-            if width in ("auto", "fastai"):
+            if width in ("auto", "capped"):
                 dims[column] = _auto(width, n, n_rows)
                 continue
         elif callable(embedding_dims):

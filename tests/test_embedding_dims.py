@@ -25,7 +25,9 @@ def test_embedding_dims_rules():
         ValueError, match=r"width for column 'a' must be a positive int"
     ):
         resolve_embedding_dims({"a": 0}, cards)
-    with pytest.raises(ValueError, match=r"embedding_dims must be 'auto', an int"):
+    with pytest.raises(
+        ValueError, match=r"embedding_dims must be 'auto', 'capped', an int"
+    ):
         resolve_embedding_dims("big", cards)
 
 
@@ -34,7 +36,7 @@ def test_embedding_dims_rules():
     n_rows=st.integers(1, 10**7),
     more_rows=st.integers(0, 10**6),
 )
-def test_auto_width_is_fastai_capped_by_rows_per_category(
+def test_capped_width_is_fastai_capped_by_rows_per_category(
     n_categories, n_rows, more_rows
 ):
     fastai = auto_embedding_dim(n_categories)
@@ -45,18 +47,18 @@ def test_auto_width_is_fastai_capped_by_rows_per_category(
     assert auto_embedding_dim(n_categories, n_rows=n_rows + more_rows) >= width
 
 
-def test_auto_width_of_an_id_like_column_and_the_fastai_rule():
+def test_capped_width_of_an_id_like_column_and_the_fastai_rule():
     cards = {"city": 12, "player": 5_002}
     # 16,000 rows: about 3 per player, so 4 * sqrt(3.2) = 7 dimensions.
-    assert resolve_embedding_dims("auto", cards, n_rows=16_000) == {
+    assert resolve_embedding_dims("capped", cards, n_rows=16_000) == {
         "city": 6,
         "player": 7,
     }
-    assert resolve_embedding_dims("fastai", cards, n_rows=16_000) == {
+    assert resolve_embedding_dims("auto", cards, n_rows=16_000) == {
         "city": 6,
         "player": 189,
     }
-    assert resolve_embedding_dims({"player": "fastai"}, cards, n_rows=16_000) == {
+    assert resolve_embedding_dims({"player": "capped"}, cards, n_rows=16_000) == {
         "city": 6,
-        "player": 189,
+        "player": 7,
     }

@@ -53,7 +53,7 @@ def test_memory_guard_names_the_column_before_any_allocation(monkeypatch):
         r"categories x 600 dimensions \(0\.45 GiB per copy\)\. Group rare "
         r"categories with min_frequency",
     ):
-        EntityEmbedder(embedding_dims="fastai", random_state=0).fit(X, np.zeros(len(X)))
+        EntityEmbedder(random_state=0).fit(X, np.zeros(len(X)))
 
 
 def test_a_checkpoint_belongs_to_its_data_and_settings():
