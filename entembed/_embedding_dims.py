@@ -60,10 +60,10 @@ def resolve_embedding_dims(
     ----------
     embedding_dims : "auto", "capped", int, dict or callable
         ``"auto"`` applies :func:`auto_embedding_dim` (fastai's rule),
-        ``"capped"`` the same capped by the training rows per category; an int gives every column that width; a dict
-        maps column names to widths or to either rule (columns it leaves out
-        get ``"auto"``); a callable receives the cardinality and returns the
-        width.
+        ``"capped"`` the same capped by the training rows per category; an
+        int gives every column that width; a dict maps column names to widths
+        or to either rule (columns it leaves out get ``"auto"``); a callable
+        receives the cardinality and returns the width.
     cardinalities : mapping of str to int
         Column name -> number of codes (reserved ones included).
     n_rows : int or None, default=None
@@ -90,8 +90,9 @@ def resolve_embedding_dims(
         )
     ):
         raise ValueError(
-            "embedding_dims must be 'auto', 'capped', an int, a dict of column -> int or a "
-            f"callable taking the number of categories; got {embedding_dims!r}."
+            "embedding_dims must be 'auto', 'capped', an int, a dict of column -> "
+            "int or a callable taking the number of categories; got "
+            f"{embedding_dims!r}."
         )
 
     dims = {}
