@@ -203,3 +203,13 @@ def test_folds_train_for_the_full_fits_best_epochs_without_validation():
     full, *folds = counter.fits
     assert full[0] == len(embedder.history_) and full[1] > 0
     assert folds == [[best, 0]] * 3
+
+
+def test_epochs_to_best_reads_the_kept_epoch():
+    from entembed._embedder import _epochs_to_best
+
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_loss": [3.0, 1.0, 2.0, 1.5]})
+    assert _epochs_to_best(history) == 2
+    # Without validation the folds keep the fit's own settings.
+    assert _epochs_to_best(history.drop(columns="val_loss")) is None
+    assert _epochs_to_best(history.assign(val_loss=np.nan)) is None
