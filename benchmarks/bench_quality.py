@@ -421,13 +421,22 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument(
-        "--render", action="store_true", help="rewrite the page from quality.json"
+        "--json",
+        nargs="+",
+        default=["quality.json"],
+        help="raw results in results/: written after each table; with --render, "
+        "the files to merge (processes on separate cores can share the tables)",
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite the page from --json"
     )
     args = parser.parse_args()
-    raw = RESULTS / "quality.json"
+    raw = RESULTS / args.json[0]
     if args.render:
-        stored = json.loads(raw.read_text())
-        tables, rows = stored["tables"], stored["rows"]
+        stored = [json.loads((RESULTS / name).read_text()) for name in args.json]
+        found = {t["name"]: t for part in stored for t in part["tables"]}
+        tables = [found[name] for name in DATASETS if name in found]
+        rows = stored[0]["rows"]
     else:
         warnings.simplefilter("ignore", UserWarning)
         # Import torch and Lightning before any fit is timed (5-6 s, once).
