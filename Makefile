@@ -40,8 +40,9 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 # One command rewrites benchmarks/results/. The peers measured (category_encoders,
-# pytorch_tabular) live in their own environment, never the project's; transform
-# runs in both, as pandas 2 and 3 hash strings at different speeds.
+# pytorch_tabular, CatBoost, LightGBM, skrub) live in their own environment, never
+# the project's; transform runs in both, as pandas 2 and 3 hash strings at
+# different speeds.
 BENCH := .venv-bench/bin
 $(BENCH)/.installed: pyproject.toml benchmarks/requirements-peers.txt
 	$(PYTHON) -m venv .venv-bench
@@ -53,7 +54,8 @@ $(BENCH)/.installed: pyproject.toml benchmarks/requirements-peers.txt
 bench: $(BIN)/.installed $(BENCH)/.installed
 	cd benchmarks && ../$(BIN)/python bench_vocabulary.py
 	cd benchmarks && ../$(BIN)/python bench_transform.py
-	cd benchmarks && for script in lookup transform training quality scaling; do \
+	cd benchmarks && for script in lookup transform training quality ablation \
+		time_to_quality scaling; do \
 		../$(BENCH)/python bench_$$script.py || exit 1; done
 
 clean:
