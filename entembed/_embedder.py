@@ -401,10 +401,12 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
                 names += (
                     [f"prediction{k}" for k in range(n)] if n > 1 else ["prediction"]
                 )
-            elif self.task_ == "binary":
-                names.append(f"probability_{self._classes[1]}")
             else:
-                names += [f"probability_{label}" for label in self._classes]
+                # Models pickled by 0.1.0 lack their classes: name them by index.
+                found = getattr(self, "_classes", None)
+                classes = list(range(max(n, 2))) if found is None else list(found)
+                shown = classes[1:] if self.task_ == "binary" else classes
+                names += [f"probability_{label}" for label in shown]
         return np.asarray([*names, *self.passthrough_columns_], dtype=object)
 
     def fit_transform(self, X, y=None, sample_weight=None):
