@@ -54,6 +54,7 @@ VARIANTS = {
         "min_frequency": 3,
         "category_dropout": 0.1,
     },
+    "shrinkage auto (empirical Bayes per column)": {**FASTAI, "shrinkage": "auto"},
     "widths capped by rows per category": {"embedding_dims": "capped"},
     "capped widths + min_frequency 2": {"embedding_dims": "capped", "min_frequency": 2},
     "capped widths + category dropout 0.1": {
@@ -66,6 +67,11 @@ VARIANTS = {
     "category dropout 0.1, cross-fitted": {
         **FASTAI,
         "category_dropout": 0.1,
+        "cv": 5,
+    },
+    "capped widths + shrinkage auto, cross-fitted": {
+        "embedding_dims": "capped",
+        "shrinkage": "auto",
         "cv": 5,
     },
     "0.2 defaults, cross-fitted + prediction": {

@@ -166,7 +166,7 @@ class EntityEmbeddingBase(BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "table_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "category_dropout": [Interval(Real, 0, 1, closed="left")],
-        "shrinkage": [Interval(Real, 0, None, closed="left")],
+        "shrinkage": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "gradient_clip_val": [Interval(Real, 0, None, closed="neither"), None],

@@ -100,11 +100,13 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         unknown: the unknown vector (which rare, unseen and dropped categories
         share) learns what an average category gives, and no vector can rely
         on its own rows alone.
-    shrinkage : float, default=0.0
+    shrinkage : float or "auto", default=0.0
         Frequency shrinkage, as target encoding smooths: a category with ``n``
         training rows gets ``n / (n + shrinkage)`` of its own vector and the
         rest of the unknown vector, in training and in the served
-        embeddings. 0 turns it off.
+        embeddings. ``"auto"`` picks the count per column by empirical Bayes,
+        as ``TargetEncoder(smooth="auto")`` does: the target's variance within
+        categories over the variance of their means. 0 turns it off.
     validation_fraction : float, default=0.1
         Rows held out to pick the best epoch (its weights are restored) and for
         early stopping; 0 trains on all rows for ``max_epochs``.

@@ -282,7 +282,9 @@ class EntityEmbeddingNetwork(nn.Module):
             self.numeric_mean.copy_(torch.as_tensor(mean))
             self.numeric_scale.copy_(torch.as_tensor(scale).clamp_min(1e-12))
 
-    def set_shrinkage(self, counts: Sequence[np.ndarray], rows: float) -> None:
+    def set_shrinkage(
+        self, counts: Sequence[np.ndarray], rows: float | Sequence[float]
+    ) -> None:
         """Shrink each category's vector toward the unknown vector by its count.
 
         Code ``c`` of a column with ``n`` training rows looks up
@@ -296,19 +298,21 @@ class EntityEmbeddingNetwork(nn.Module):
         ----------
         counts : sequence of ndarray
             By column, the training rows of each code (length: cardinality).
-        rows : float
-            The count at which a category's own vector weighs one half; 0
-            turns shrinkage off.
+        rows : float or sequence of float
+            The count at which a category's own vector weighs one half, for
+            all columns or by column; 0 turns shrinkage off.
         """
+        if np.ndim(rows) == 0:
+            rows = [float(rows)] * len(counts)  # type: ignore[arg-type]
         weights = [
-            np.asarray(n, dtype=np.float64) / (np.asarray(n, dtype=np.float64) + rows)
-            if rows > 0
+            np.asarray(n, dtype=np.float64) / (np.asarray(n, dtype=np.float64) + m)
+            if m > 0
             else np.ones(len(n))
-            for n in counts
+            for n, m in zip(counts, rows, strict=True)  # type: ignore[arg-type]
         ]
         with torch.no_grad():
             self.own_weight.copy_(torch.as_tensor(np.concatenate(weights)))
-        self.shrinks = rows > 0
+        self.shrinks = any(m > 0 for m in rows)  # type: ignore[union-attr]
 
     def _shrunk(self, codes: torch.Tensor) -> torch.Tensor:
         own = self.encoder(codes)

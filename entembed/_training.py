@@ -366,12 +366,15 @@ def fit_network(
                 table_learning_rate=config.table_learning_rate,
                 category_dropout=config.category_dropout,
             )
+            counts = [
+                np.bincount(codes[:, j], minlength=n)
+                for j, n in enumerate(config.cardinalities)
+            ]
             module.network.set_shrinkage(
-                [
-                    np.bincount(codes[:, j], minlength=n)
-                    for j, n in enumerate(config.cardinalities)
-                ],
-                config.shrinkage,
+                counts,
+                empirical_bayes_rows(codes, target, config.task, counts)
+                if config.shrinkage == "auto"
+                else [float(config.shrinkage)] * len(counts),
             )
             if numeric.shape[1]:
                 mean, std = _standardisation(numeric)
@@ -418,3 +421,37 @@ def fit_network(
     network = module.network.to_numpy()
     network.output_mean, network.output_scale = output_mean, output_scale
     return network, history
+
+
+def empirical_bayes_rows(
+    codes: np.ndarray, target: np.ndarray, task: str, counts: list[np.ndarray]
+) -> list[float]:
+    """Per column, the count at which a category's own vector weighs one half:
+    the variance of the target within categories over the variance of the
+    category means, as scikit-learn's ``TargetEncoder(smooth="auto")`` shrinks.
+
+    A column whose categories differ a lot (an ID that carries the signal)
+    gets a small count, one whose categories hardly differ a large one.
+    Classes are read one-hot, and the variances summed over the outputs.
+    """
+    target = np.asarray(target)
+    if task == "multiclass":
+        values = np.eye(int(target.max()) + 1)[target.astype(np.int64)]
+    else:
+        values = target.reshape(len(target), -1).astype(np.float64)
+    rows = []
+    for j, count in enumerate(counts):
+        seen = count > 0
+        sums = np.stack(
+            [
+                np.bincount(codes[:, j], weights=v, minlength=len(count))
+                for v in values.T
+            ],
+            axis=1,
+        )
+        means = sums[seen] / count[seen, None]
+        within = (values - (sums / np.maximum(count, 1)[:, None])[codes[:, j]]) ** 2
+        within = within.sum() / max(len(values) - seen.sum(), 1)
+        between = means.var(axis=0).sum()
+        rows.append(float(within / between) if between > 0 else float("inf"))
+    return rows

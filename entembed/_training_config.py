@@ -55,7 +55,7 @@ class TrainingConfig:
     weight_decay: float = 0.0
     table_learning_rate: float = 100.0
     category_dropout: float = 0.0
-    shrinkage: float = 0.0
+    shrinkage: float | str = 0.0
     batch_size: int = 256
     max_epochs: int = 20
     validation_fraction: float = 0.1

@@ -22,6 +22,7 @@ from training_data import (
 from entembed import EntityEmbedder, EntityEmbeddingModule, TensorDataModule, load
 from entembed._training import (
     RestoreBestWeights,
+    empirical_bayes_rows,
     fit_network,
     seeded,
     train,
@@ -376,3 +377,29 @@ def test_category_dropout_must_leave_some_codes():
         ValueError, match=r"category_dropout must be in \[0, 1\), got 1"
     ):
         EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], category_dropout=1.0)
+
+
+def test_empirical_bayes_shrinks_a_noise_column_more_than_a_signal_column():
+    rng = np.random.default_rng(0)
+    n = 4000
+    codes = np.column_stack([rng.integers(2, 52, n), rng.integers(2, 52, n)])
+    effect = rng.normal(0, 1.0, 52)
+    target = effect[codes[:, 0]] + rng.normal(0, 1.0, n)  # column 1 is noise
+    counts = [np.bincount(codes[:, j], minlength=52) for j in range(2)]
+    signal, noise = empirical_bayes_rows(codes, target, "regression", counts)
+    # Within-category variance 1 over between-category variance about 1.
+    assert 0.5 < signal < 2.0
+    assert noise > 20 * signal
+    labels = (target > 0).astype(int)
+    classes = np.digitize(target, [-1, 1])  # three classes, one-hot inside
+    for task, y in (("binary", labels), ("multiclass", classes)):
+        signal, noise = empirical_bayes_rows(codes, y, task, counts)
+        assert noise > 5 * signal
+
+
+def test_shrinkage_auto_trains_and_serves():
+    X, y = make_synthetic(600, (8, 40), random_state=0)[:2]
+    fitted = EntityEmbedder(
+        hidden_units=(16,), max_epochs=2, shrinkage="auto", random_state=0
+    ).fit(X, y)
+    assert np.isfinite(fitted.transform(X)).all()
