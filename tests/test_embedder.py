@@ -212,7 +212,7 @@ def test_shrinkage_serves_rare_categories_near_the_unknown_vector():
         (
             {"shrinkage": -1.0},
             r"The 'shrinkage' parameter of EntityEmbedder must be a float in the "
-            r"range \[0.0, inf\)\. Got -1.0 instead\.",
+            r"range \[0.0, inf\) or a str among \{'auto'\}\. Got -1.0 instead\.",
         ),
     ],
 )
