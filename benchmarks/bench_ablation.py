@@ -24,16 +24,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 from _timing import RESULTS, machine, write
-from bench_quality import _at_least
+from bench_quality import _at_least, table_and_splits
 from sklearn.base import clone
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.preprocessing import StandardScaler
 
 from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
-from entembed._base import is_categorical_dtype
-from entembed._compare import _models, _scorer, default_encoders
-from entembed._target import infer_task
-from entembed.datasets import DATASETS, load_dataset
+from entembed._compare import _models, default_encoders
+from entembed.datasets import DATASETS
 
 # The first variant is the baseline the others are read against.
 FASTAI = {"embedding_dims": "auto"}  # fastai's widths, by cardinality only
@@ -90,14 +87,9 @@ MODELS = ("gradient boosting", "k-nearest neighbours")
 
 
 def run_table(name: str, rows: int, n_splits: int, variants: dict) -> dict:
-    X, y = load_dataset(name, n_rows=rows, random_state=0)
-    y = np.asarray(y)
-    task = infer_task(y)
-    metric, score = _scorer(task)
-    splitter = ShuffleSplit if task == "regression" else StratifiedShuffleSplit
-    splits = list(splitter(n_splits, test_size=0.2, random_state=0).split(X, y))
-    categorical = [c for c in X.columns if is_categorical_dtype(X[c].dtype)]
-    numeric = [c for c in X.columns if c not in categorical]
+    X, y, task, (metric, score), splits, categorical, numeric = table_and_splits(
+        name, rows, n_splits
+    )
     models = _models(task, 0)
     scores: dict[str, dict[str, list[float]]] = {}
 

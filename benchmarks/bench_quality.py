@@ -126,15 +126,23 @@ def _native_frame(X: pd.DataFrame, categorical: list[str], name: str) -> pd.Data
     return X
 
 
-def run_table(name: str, rows: int, n_splits: int) -> dict:
+def table_and_splits(name: str, rows: int, n_splits: int):
+    """One table, its task and scorer, its columns by kind, and the random
+    80/20 splits every page scores on (the same for every contender)."""
     X, y = load_dataset(name, n_rows=rows, random_state=0)
     y = np.asarray(y)
     task = infer_task(y)
-    metric, score = _scorer(task)
     splitter = ShuffleSplit if task == "regression" else StratifiedShuffleSplit
     splits = list(splitter(n_splits, test_size=0.2, random_state=0).split(X, y))
     categorical = [c for c in X.columns if is_categorical_dtype(X[c].dtype)]
     numeric = [c for c in X.columns if c not in categorical]
+    return X, y, task, _scorer(task), splits, categorical, numeric
+
+
+def run_table(name: str, rows: int, n_splits: int) -> dict:
+    X, y, task, (metric, score), splits, categorical, numeric = table_and_splits(
+        name, rows, n_splits
+    )
     numeric_values = X[numeric].to_numpy(dtype=float) if numeric else None
     cells: dict[str, dict[str, dict]] = {}
 
