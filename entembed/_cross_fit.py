@@ -107,16 +107,22 @@ def cross_fitted_embeddings(
     return out, predictions
 
 
+def _seen(train_column: np.ndarray, size: int) -> np.ndarray:
+    """Which of ``size`` codes a fold trained on (the reserved ones always)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[train_column] = True
+    seen[:N_RESERVED_CODES] = True
+    return seen
+
+
 def _as_the_fold_saw(train_codes: np.ndarray, test_codes: np.ndarray) -> np.ndarray:
     """Held-out codes, those of categories the fold never trained on made
     unknown: the fold serves them as ``transform`` serves new categories."""
     test_codes = test_codes.copy()
     for j in range(test_codes.shape[1]):
-        seen = np.zeros(max(train_codes[:, j].max(), test_codes[:, j].max()) + 1, bool)
-        seen[train_codes[:, j]] = True
-        seen[:N_RESERVED_CODES] = True
         column = test_codes[:, j]
-        column[~seen[column]] = UNKNOWN_CODE
+        size = max(train_codes[:, j].max(), column.max(), N_RESERVED_CODES - 1) + 1
+        column[~_seen(train_codes[:, j], size)[column]] = UNKNOWN_CODE
     return test_codes
 
 
@@ -132,9 +138,7 @@ def _aligned(tables, fold_tables, train_codes, test_codes) -> np.ndarray:
     features = np.empty((len(test_codes), sum(t.shape[1] for t in tables)), np.float32)
     start = 0
     for j, (table, fold_table) in enumerate(zip(tables, fold_tables, strict=True)):
-        seen = np.zeros(len(table), dtype=bool)
-        seen[train_codes[:, j]] = True
-        seen[:N_RESERVED_CODES] = True
+        seen = _seen(train_codes[:, j], len(table))
         column = test_codes[:, j]
         rotation = procrustes_rotation(fold_table[seen], table[seen])
         block = slice(start, start + table.shape[1])

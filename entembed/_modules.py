@@ -252,10 +252,18 @@ class EntityEmbeddingNetwork(nn.Module):
         self.register_buffer("numeric_scale", torch.ones(n_numeric))
         # Each code's weight on its own vector against the unknown vector's
         # (frequency shrinkage, see set_shrinkage); all ones: no shrinkage.
-        self.widths = [int(d) for d in embedding_dims]
         self.offsets = np.cumsum([0, *[int(n) for n in cardinalities]])
         self.register_buffer("own_weight", torch.ones(int(self.offsets[-1])))
         self.shrinks = False
+        # Built once and moved with the module: a step indexes with them.
+        self.register_buffer(
+            "code_offsets", torch.as_tensor(self.offsets[:-1]), persistent=False
+        )
+        self.register_buffer(
+            "widths",
+            torch.as_tensor([int(d) for d in embedding_dims]),
+            persistent=False,
+        )
 
         layers: list[nn.Module] = []
         width = int(sum(embedding_dims)) + n_numeric
@@ -319,11 +327,8 @@ class EntityEmbeddingNetwork(nn.Module):
         if not self.shrinks:
             return own
         codes = codes.long()
-        offsets = torch.as_tensor(self.offsets[:-1], device=codes.device)
-        weight = self.own_weight[codes + offsets].to(own.dtype)
-        weight = weight.repeat_interleave(
-            torch.as_tensor(self.widths, device=codes.device), dim=1
-        )
+        weight = self.own_weight[codes + self.code_offsets].to(own.dtype)
+        weight = weight.repeat_interleave(self.widths, dim=1)
         # Looked up, not indexed from the weight: sparse gradients stay sparse.
         unknown = self.encoder(torch.full_like(codes, UNKNOWN_CODE))
         return weight * own + (1 - weight) * unknown
