@@ -167,6 +167,7 @@ class EntityEmbeddingBase(BaseEstimator):
         "table_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "category_dropout": [Interval(Real, 0, 1, closed="left")],
         "shrinkage": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "learning_rate_schedule": [StrOptions({"constant", "cosine"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "gradient_clip_val": [Interval(Real, 0, None, closed="neither"), None],
@@ -209,8 +210,9 @@ class EntityEmbeddingBase(BaseEstimator):
         table_learning_rate=100.0,
         category_dropout=0.0,
         shrinkage=0.0,
+        learning_rate_schedule="cosine",
         validation_fraction=0.1,
-        patience=3,
+        patience=2,
         gradient_clip_val=None,
         accelerator="auto",
         devices="auto",
@@ -245,6 +247,7 @@ class EntityEmbeddingBase(BaseEstimator):
         self.table_learning_rate = table_learning_rate
         self.category_dropout = category_dropout
         self.shrinkage = shrinkage
+        self.learning_rate_schedule = learning_rate_schedule
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.gradient_clip_val = gradient_clip_val
@@ -592,6 +595,8 @@ class EntityEmbeddingBase(BaseEstimator):
     def _from_state(cls, meta: dict, arrays: dict):
         """The fitted estimator that :meth:`_export_state` described."""
         params = dict(meta["params"])
+        # Files written before the schedule existed trained at constant rates.
+        params.setdefault("learning_rate_schedule", "constant")
         if "hidden_units" in params:
             params["hidden_units"] = tuple(params["hidden_units"])
         estimator = cls(**params)

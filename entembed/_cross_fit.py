@@ -70,7 +70,11 @@ def cross_fitted_embeddings(
         # validation rows to find it again (a quarter to a third fewer epochs,
         # and a tenth more rows to learn from).
         config = replace(
-            config, max_epochs=epochs, validation_fraction=0.0, patience=None
+            config,
+            max_epochs=epochs,
+            validation_fraction=0.0,
+            patience=None,
+            schedule_epochs=config.schedule_epochs or config.max_epochs,
         )
     classifier = config.task != "regression"
     if isinstance(cv, Integral):

@@ -107,10 +107,17 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         embeddings. ``"auto"`` picks the count per column by empirical Bayes,
         as ``TargetEncoder(smooth="auto")`` does: the target's variance within
         categories over the variance of their means. 0 turns it off.
+    learning_rate_schedule : {"cosine", "constant"}, default="cosine"
+        "cosine" lowers both learning rates along a half cosine, from their
+        values at the first step to 0 at the end of ``max_epochs``; early
+        stopping may end the fit part-way down. Measured on the nine quality
+        tables against constant rates: scores equal or better on each, and
+        with ``patience=2`` (steadier validation losses late in the fit) a
+        quarter fewer seconds. "constant" keeps both rates.
     validation_fraction : float, default=0.1
         Rows held out to pick the best epoch (its weights are restored) and for
         early stopping; 0 trains on all rows for ``max_epochs``.
-    patience : int or None, default=3
+    patience : int or None, default=2
         Stop after this many epochs without a better validation loss.
     gradient_clip_val : float or None, default=None
         Clip the gradient norm (Lightning's setting).
@@ -238,8 +245,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         table_learning_rate=100.0,
         category_dropout=0.0,
         shrinkage=0.0,
+        learning_rate_schedule="cosine",
         validation_fraction=0.1,
-        patience=3,
+        patience=2,
         gradient_clip_val=None,
         accelerator="auto",
         devices="auto",
@@ -275,6 +283,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             table_learning_rate=table_learning_rate,
             category_dropout=category_dropout,
             shrinkage=shrinkage,
+            learning_rate_schedule=learning_rate_schedule,
             validation_fraction=validation_fraction,
             patience=patience,
             gradient_clip_val=gradient_clip_val,

@@ -6,6 +6,7 @@ scikit-learn facade drives it the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import lightning as L
@@ -16,6 +17,7 @@ from ._modules import EntityEmbeddingNetwork
 from ._vocabulary import UNKNOWN_CODE
 
 TASKS = ("regression", "binary", "multiclass")
+SCHEDULES = ("constant", "cosine")
 
 
 class EntityEmbeddingModule(L.LightningModule):
@@ -51,6 +53,13 @@ class EntityEmbeddingModule(L.LightningModule):
     category_dropout : float, default=0.0
         Share of the training codes read as the unknown code (code 0), drawn
         anew each step; validation and prediction read every code.
+    learning_rate_schedule : {"constant", "cosine"}, default="constant"
+        "cosine" multiplies both learning rates by a cosine that falls from 1
+        to 0 over ``schedule_epochs`` (Loshchilov & Hutter's SGDR, one cycle,
+        no restart), stepped after every optimiser step.
+    schedule_epochs : int or None, default=None
+        The cosine's length in epochs; None: the Trainer's ``max_epochs``. A
+        run that stops earlier (early stopping) ends part-way down the curve.
     sparse_gradients : bool, default=True
         Table gradients of the rows each batch touched only, so a step costs
         O(batch x width) instead of O(table). Dense where a Trainer cannot
@@ -93,6 +102,8 @@ class EntityEmbeddingModule(L.LightningModule):
         weight_decay: float = 0.0,
         table_learning_rate: float = 100.0,
         category_dropout: float = 0.0,
+        learning_rate_schedule: str = "constant",
+        schedule_epochs: int | None = None,
         sparse_gradients: bool = True,
     ) -> None:
         super().__init__()
@@ -110,6 +121,15 @@ class EntityEmbeddingModule(L.LightningModule):
         if not 0.0 <= category_dropout < 1.0:
             raise ValueError(
                 f"category_dropout must be in [0, 1), got {category_dropout}."
+            )
+        if learning_rate_schedule not in SCHEDULES:
+            raise ValueError(
+                f"learning_rate_schedule must be one of {SCHEDULES}, got "
+                f"{learning_rate_schedule!r}."
+            )
+        if schedule_epochs is not None and schedule_epochs < 1:
+            raise ValueError(
+                f"schedule_epochs must be >= 1 or None, got {schedule_epochs}."
             )
         if learning_rate <= 0 or weight_decay < 0 or table_learning_rate <= 0:
             raise ValueError(
@@ -268,13 +288,50 @@ class EntityEmbeddingModule(L.LightningModule):
 
     def configure_optimizers(self):
         tables = set(self.network.table_parameters())
-        return TableSGDAdamW(
+        optimizer = TableSGDAdamW(
             [p for p in self.parameters() if p in tables],
             [p for p in self.parameters() if p not in tables],
             table_lr=self.hparams.table_learning_rate,
             lr=self.hparams.learning_rate,
             weight_decay=self.hparams.weight_decay,
         )
+        if self.hparams.learning_rate_schedule == "constant":
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, CosineDecay(self._schedule_steps())
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def _schedule_steps(self) -> int:
+        """The optimiser steps the cosine spans: the Trainer's (max_epochs or
+        max_steps), or ``schedule_epochs`` of this training data's."""
+        trainer = self.trainer
+        steps = trainer.estimated_stepping_batches  # sets the training data up
+        if self.hparams.schedule_epochs is not None:
+            per_epoch = trainer.num_training_batches / trainer.accumulate_grad_batches
+            steps = self.hparams.schedule_epochs * math.ceil(per_epoch)
+        if not math.isfinite(steps):
+            raise ValueError(
+                "learning_rate_schedule='cosine' needs a length: a Trainer with "
+                "max_epochs or max_steps (or the module's schedule_epochs) and "
+                "training data of known length."
+            )
+        return max(1, int(steps))
+
+
+class CosineDecay:
+    """The factor of step ``t`` of ``steps``: ``(1 + cos(pi t / steps)) / 2``,
+    then 0. A class, not a lambda: schedulers' states are saved in
+    checkpoints, and a resumed fit continues down the same curve."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def __call__(self, step: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, self.steps) / self.steps))
 
 
 class TableSGDAdamW(torch.optim.Optimizer):
@@ -334,6 +391,9 @@ class TableSGDAdamW(torch.optim.Optimizer):
             self.optimizers, state_dict["optimizers"], strict=True
         ):
             optimizer.load_state_dict(state)
+        # Loading gives the inner optimisers new group dicts: share those, or a
+        # resumed learning-rate schedule would set rates no optimiser reads.
+        self.param_groups = [g for o in self.optimizers for g in o.param_groups]
 
 
 def _sparse_gradients_work(trainer) -> bool:

@@ -365,6 +365,8 @@ def fit_network(
                 weight_decay=config.weight_decay,
                 table_learning_rate=config.table_learning_rate,
                 category_dropout=config.category_dropout,
+                learning_rate_schedule=config.learning_rate_schedule,
+                schedule_epochs=config.schedule_epochs,
             )
             counts = [
                 np.bincount(codes[:, j], minlength=n)

@@ -56,10 +56,14 @@ class TrainingConfig:
     table_learning_rate: float = 100.0
     category_dropout: float = 0.0
     shrinkage: float | str = 0.0
+    learning_rate_schedule: str = "cosine"
+    # The schedule's length in epochs when it differs from max_epochs: a
+    # cross-fitting fold stops at its parent's best epoch on its parent's curve.
+    schedule_epochs: int | None = None
     batch_size: int = 256
     max_epochs: int = 20
     validation_fraction: float = 0.1
-    patience: int | None = 3
+    patience: int | None = 2
     gradient_clip_val: float | None = None
     # Lightning's Trainer.
     accelerator: Any = "auto"

@@ -145,7 +145,15 @@ def test_a_stacked_prediction_is_out_of_fold():
     held_out = folds[0][1]
     changed = y.copy()
     changed[held_out] += 5.0
-    settings = {**FAST, "append_prediction": True, "cv": folds}
+    # No validation split: the folds then train the full fit's max_epochs,
+    # not the epochs to its best validation loss, which the changed targets
+    # (validation rows of the full fit) could move.
+    settings = {
+        **FAST,
+        "append_prediction": True,
+        "cv": folds,
+        "validation_fraction": 0.0,
+    }
     a = EntityEmbedder(**settings).fit(X, y)
     before = a.fit_transform(X, y)[:, a._prediction_block]
     after = EntityEmbedder(**settings).fit_transform(X, changed)[:, a._prediction_block]
@@ -153,7 +161,7 @@ def test_a_stacked_prediction_is_out_of_fold():
     others = np.setdiff1d(np.arange(len(X)), held_out)
     assert np.abs(before[others] - after[others]).mean() > 0.1
     # transform serves the full model's prediction, as the regressor predicts.
-    regressor = EntityEmbeddingRegressor(**FAST).fit(X, y)
+    regressor = EntityEmbeddingRegressor(**FAST, validation_fraction=0.0).fit(X, y)
     np.testing.assert_allclose(
         a.transform(X)[:, a._prediction_block][:, 0], regressor.predict(X), rtol=1e-5
     )
@@ -213,3 +221,41 @@ def test_epochs_to_best_reads_the_kept_epoch():
     # Without validation the folds keep the fit's own settings.
     assert _epochs_to_best(history.drop(columns="val_loss")) is None
     assert _epochs_to_best(history.assign(val_loss=np.nan)) is None
+
+
+class _LastTableRate(L.Callback):
+    """Per Trainer fit: the tables' learning rate at the end of each epoch,
+    as a share of its starting value."""
+
+    def __init__(self):
+        self.fits = []
+
+    def on_fit_start(self, trainer, pl_module):
+        self.fits.append([])
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        group = trainer.optimizers[0].param_groups[-1]
+        self.fits[-1].append(group["lr"] / group["initial_lr"])
+
+
+def test_folds_stop_where_the_full_fit_was_on_its_cosine():
+    X, y = city_table(n=400)
+    rates = _LastTableRate()
+    embedder = EntityEmbedder(
+        **{**FAST, "max_epochs": 30},
+        patience=1,
+        learning_rate=0.03,  # validation loss turns up after a few epochs
+        cv=3,
+        learning_rate_schedule="cosine",
+        callbacks=[rates],
+    )
+    embedder.fit_transform(X, y)
+    best = int(embedder.history_["val_loss"].to_numpy().argmin()) + 1
+    full, *folds = rates.fits
+    # A fold trains the full fit's best epochs on a cosine of the full fit's
+    # length: it ends where the kept epoch ended, not at a learning rate of 0.
+    # (Its epochs have more steps: no validation rows, other fold sizes.)
+    assert best < 10
+    for fold in folds:
+        assert len(fold) == best
+        np.testing.assert_allclose(fold, full[:best], atol=0.01)

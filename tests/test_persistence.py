@@ -222,6 +222,7 @@ NEW_PARAMETERS = {
     "category_dropout": 0.0,
     "shrinkage": 0.0,
     "append_prediction": False,
+    "learning_rate_schedule": "constant",  # what 0.1.0 trained with
 }
 
 

@@ -40,6 +40,7 @@ def _fit(encoder="embedding", seed=0, max_epochs=2, **kwargs):
         random_state=seed,
         validation_fraction=kwargs.pop("validation_fraction", 0.2),
     )
+    callbacks = kwargs.pop("callbacks", None)
     with seeded(seed):
         module = EntityEmbeddingModule(
             CARDINALITIES,
@@ -49,7 +50,9 @@ def _fit(encoder="embedding", seed=0, max_epochs=2, **kwargs):
             learning_rate=1e-2,
             **kwargs,
         )
-        history = train(module, data, max_epochs=max_epochs, accelerator="cpu")
+        history = train(
+            module, data, max_epochs=max_epochs, accelerator="cpu", callbacks=callbacks
+        )
     return module, history
 
 
@@ -301,7 +304,7 @@ History.on_train_epoch_end = on_train_epoch_end
 X, y, _ = make_synthetic(1500, (20, 40), random_state=0)
 embedder = EntityEmbedder(
     hidden_units=(16,), max_epochs=6, patience=None, dropout=0.2, random_state=0,
-    checkpoint_dir={folder!r},
+    learning_rate_schedule="cosine", checkpoint_dir={folder!r},
 ).fit(X, y)
 np.save(sys.argv[2], embedder.transform(X))
 print(ran, embedder.history_["epoch"].tolist())
@@ -403,3 +406,82 @@ def test_shrinkage_auto_trains_and_serves():
         hidden_units=(16,), max_epochs=2, shrinkage="auto", random_state=0
     ).fit(X, y)
     assert np.isfinite(fitted.transform(X)).all()
+
+
+class LearningRates(L.Callback):
+    """Both learning rates (dense layers, tables) at every optimiser step."""
+
+    def __init__(self):
+        self.rates = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.rates.append([g["lr"] for g in trainer.optimizers[0].param_groups])
+
+
+def test_cosine_schedule_lowers_both_learning_rates_to_zero_by_max_epochs():
+    rates = LearningRates()
+    _fit(max_epochs=3, learning_rate_schedule="cosine", callbacks=[rates])
+    steps = len(rates.rates)
+    dense, tables = np.array(rates.rates).T
+    expected = 0.5 * (1 + np.cos(np.pi * np.arange(steps) / steps))
+    np.testing.assert_allclose(dense, 1e-2 * expected, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(tables, 100.0 * expected, rtol=1e-6, atol=1e-9)
+    assert dense[-1] < 1e-2 * 1e-2  # the last step's rate is nearly 0
+
+
+def test_constant_schedule_keeps_the_learning_rates():
+    rates = LearningRates()
+    _fit(max_epochs=2, callbacks=[rates])
+    assert np.unique(np.array(rates.rates), axis=0).tolist() == [[1e-2, 100.0]]
+
+
+def test_schedule_epochs_sets_the_cosine_length_apart_from_max_epochs():
+    rates = LearningRates()
+    _fit(
+        max_epochs=1,
+        learning_rate_schedule="cosine",
+        schedule_epochs=2,
+        callbacks=[rates],
+    )
+    # One epoch of a two-epoch cosine: it ends half-way down, at 1/2.
+    tables = np.array(rates.rates)[:, 1]
+    steps = len(tables)
+    assert tables[-1] == pytest.approx(
+        100.0 * 0.5 * (1 + np.cos(np.pi * (steps - 1) / (2 * steps)))
+    )
+
+
+def test_cosine_schedule_needs_a_length():
+    codes, target = coded_problem()
+    data = TensorDataModule(codes, target, batch_size=64)
+    module = EntityEmbeddingModule(
+        CARDINALITIES, [3, 4, 6], hidden_units=(16,), learning_rate_schedule="cosine"
+    )
+    trainer = L.Trainer(
+        max_epochs=-1,  # and no max_steps: no end for the cosine to reach
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"learning_rate_schedule='cosine' needs a length: a Trainer with "
+        r"max_epochs or max_steps \(or the module's schedule_epochs\)",
+    ):
+        trainer.fit(module, datamodule=data)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"learning_rate_schedule": "step"},
+            r"learning_rate_schedule must be one of \('constant', 'cosine'\), "
+            r"got 'step'",
+        ),
+        ({"schedule_epochs": 0}, r"schedule_epochs must be >= 1 or None, got 0"),
+    ],
+)
+def test_schedule_settings_are_checked(settings, message):
+    with pytest.raises(ValueError, match=message):
+        EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], **settings)
