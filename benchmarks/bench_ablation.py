@@ -32,56 +32,73 @@ from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingR
 from entembed._compare import _models, default_encoders
 from entembed.datasets import DATASETS
 
-# The first variant is the baseline the others are read against.
-FASTAI = {"embedding_dims": "auto"}  # fastai's widths, by cardinality only
+# The first variant is the baseline the others are read against: 0.2's
+# defaults, constant learning rates and patience 3, under which the variants
+# up to the schedule's were measured.
+V0_2 = {
+    "embedding_dims": "auto",  # fastai's widths, by cardinality only
+    "learning_rate_schedule": "constant",
+    "patience": 3,
+}
 VARIANTS = {
-    "0.2 defaults": {**FASTAI, "category_dropout": 0.0, "shrinkage": 0.0},
-    "category dropout 0.1": {**FASTAI, "category_dropout": 0.1},
-    "shrinkage 10": {**FASTAI, "shrinkage": 10.0},
+    "0.2 defaults": {**V0_2, "category_dropout": 0.0, "shrinkage": 0.0},
+    "category dropout 0.1": {**V0_2, "category_dropout": 0.1},
+    "shrinkage 10": {**V0_2, "shrinkage": 10.0},
     "category dropout 0.1 + shrinkage 10": {
-        **FASTAI,
+        **V0_2,
         "category_dropout": 0.1,
         "shrinkage": 10.0,
     },
-    "min_frequency 2": {**FASTAI, "min_frequency": 2},
-    "min_frequency 3": {**FASTAI, "min_frequency": 3},
-    "min_frequency 5": {**FASTAI, "min_frequency": 5},
+    "min_frequency 2": {**V0_2, "min_frequency": 2},
+    "min_frequency 3": {**V0_2, "min_frequency": 3},
+    "min_frequency 5": {**V0_2, "min_frequency": 5},
     "min_frequency 3 + category dropout 0.1": {
-        **FASTAI,
+        **V0_2,
         "min_frequency": 3,
         "category_dropout": 0.1,
     },
-    "shrinkage auto (empirical Bayes per column)": {**FASTAI, "shrinkage": "auto"},
-    "widths capped by rows per category": {"embedding_dims": "capped"},
-    "capped widths + min_frequency 2": {"embedding_dims": "capped", "min_frequency": 2},
+    "shrinkage auto (empirical Bayes per column)": {**V0_2, "shrinkage": "auto"},
+    "widths capped by rows per category": {**V0_2, "embedding_dims": "capped"},
+    "capped widths + min_frequency 2": {
+        **V0_2,
+        "embedding_dims": "capped",
+        "min_frequency": 2,
+    },
     "capped widths + category dropout 0.1": {
+        **V0_2,
         "embedding_dims": "capped",
         "category_dropout": 0.1,
     },
     # Cross-fitted: EntityEmbedder(cv=5)'s out-of-fold training features.
-    "0.2 defaults, cross-fitted": {**FASTAI, "cv": 5},
-    "capped widths, cross-fitted": {"embedding_dims": "capped", "cv": 5},
+    "0.2 defaults, cross-fitted": {**V0_2, "cv": 5},
+    "capped widths, cross-fitted": {**V0_2, "embedding_dims": "capped", "cv": 5},
     "category dropout 0.1, cross-fitted": {
-        **FASTAI,
+        **V0_2,
         "category_dropout": 0.1,
         "cv": 5,
     },
     "capped widths + shrinkage auto, cross-fitted": {
+        **V0_2,
         "embedding_dims": "capped",
         "shrinkage": "auto",
         "cv": 5,
     },
     "0.2 defaults, cross-fitted + prediction": {
-        **FASTAI,
+        **V0_2,
         "cv": 5,
         "append_prediction": True,
     },
     "capped widths + category dropout 0.1, cross-fitted + prediction": {
+        **V0_2,
         "embedding_dims": "capped",
         "category_dropout": 0.1,
         "cv": 5,
         "append_prediction": True,
     },
+    # The learning-rate schedule and the patience it allows, one at a time.
+    "cosine schedule": {**V0_2, "learning_rate_schedule": "cosine"},
+    "patience 2": {**V0_2, "patience": 2},
+    "new defaults (cosine schedule + patience 2)": {},
 }
 MODELS = ("gradient boosting", "k-nearest neighbours")
 
