@@ -496,7 +496,8 @@ def _training_options(parser, *, columns: bool = True) -> None:
             type=int,
             default=None,
             metavar="K",
-            help="cross-fit the training rows' features in K folds",
+            help="cross-fit in K folds: out-of-fold features for the training "
+            "rows, and the folds' mean tables in the model",
         )
         parser.add_argument("--embedding-dims", default=None, metavar="auto|N")
         parser.add_argument(

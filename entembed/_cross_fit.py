@@ -4,7 +4,9 @@ With ``EntityEmbedder(cv=k).fit_transform``, each training row's vectors come
 from a model trained on the other folds, so a downstream model does not learn
 from vectors that already saw its row's target. Folds reuse the full fit's
 codes (no string is hashed again), its training settings and its seed, and
-their vectors are rotated onto the full model's axes.
+their vectors are rotated onto the full model's axes. The tables served
+afterwards are the average of the k rotated fold tables: new rows then get
+vectors of the kind the downstream model was trained on.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ def cross_fitted_embeddings(
     *,
     epochs: int | None = None,
     predict: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
     """Each row's vectors (and prediction) from the fold model that did not
-    train on it.
+    train on it, and the fold models' average tables.
 
     Parameters
     ----------
@@ -61,6 +63,10 @@ def cross_fitted_embeddings(
     -------
     features : ndarray of shape (n_rows, sum of widths), float32
     predictions : ndarray of shape (n_rows, n_outputs), float32, or None
+    mean_tables : list of ndarray
+        Per column, the mean over folds of each fold's table rotated onto
+        ``tables``' axes, a category the fold never trained on read as its
+        unknown vector (what the fold served such a row).
     """
     from ._training import fit_network
 
@@ -85,6 +91,8 @@ def cross_fitted_embeddings(
     weight = encoded.sample_weight
     out = np.empty((len(codes), sum(t.shape[1] for t in tables)), dtype=np.float32)
     predictions = None
+    sums = [np.zeros(t.shape, np.float64) for t in tables]
+    n_folds = 0
     for train, test in splitter.split(codes, target):
         # The fold learns with the full model's codes and starting weights: a
         # category's row starts where it started there, and plain SGD moves it
@@ -99,7 +107,11 @@ def cross_fitted_embeddings(
             None if weight is None else weight[train],
             encoded.start,
         )
-        out[test] = _aligned(tables, fold.tables, codes[train], codes[test])
+        rotated = _rotated(tables, fold.tables, codes[train])
+        out[test] = _embed(rotated, codes[test])
+        for total, table in zip(sums, rotated, strict=True):
+            total += table
+        n_folds += 1
         if predict:
             held_out = _as_the_fold_saw(codes[train], codes[test])
             output = output_columns(
@@ -108,7 +120,8 @@ def cross_fitted_embeddings(
             if predictions is None:
                 predictions = np.empty((len(codes), output.shape[1]), np.float32)
             predictions[test] = output
-    return out, predictions
+    mean_tables = [(total / n_folds).astype(np.float32) for total in sums]
+    return out, predictions, mean_tables
 
 
 def _seen(train_column: np.ndarray, size: int) -> np.ndarray:
@@ -130,22 +143,24 @@ def _as_the_fold_saw(train_codes: np.ndarray, test_codes: np.ndarray) -> np.ndar
     return test_codes
 
 
-def _aligned(tables, fold_tables, train_codes, test_codes) -> np.ndarray:
-    """The fold model's vectors for the held-out codes, in the full model's axes.
+def _rotated(tables, fold_tables, train_codes) -> list[np.ndarray]:
+    """The fold model's tables in the full model's axes, as the fold serves
+    them: categories it never saw read its unknown vector, as new categories
+    do in ``transform``.
 
-    Categories the fold never saw get its unknown vector, as new categories do
-    in ``transform``. An orthogonal rotation fitted on the rows the fold trained
-    (the categories it saw and the reserved rows) absorbs what orientation the
-    two trainings still differ by, without changing the fold's geometry.
+    An orthogonal rotation fitted on the rows the fold trained (the categories
+    it saw and the reserved rows) absorbs what orientation the two trainings
+    still differ by, without changing the fold's geometry.
     """
-    test_codes = _as_the_fold_saw(train_codes, test_codes)
-    features = np.empty((len(test_codes), sum(t.shape[1] for t in tables)), np.float32)
-    start = 0
+    rotated = []
     for j, (table, fold_table) in enumerate(zip(tables, fold_tables, strict=True)):
         seen = _seen(train_codes[:, j], len(table))
-        column = test_codes[:, j]
-        rotation = procrustes_rotation(fold_table[seen], table[seen])
-        block = slice(start, start + table.shape[1])
-        features[:, block] = fold_table[column] @ rotation
-        start += table.shape[1]
-    return features
+        turned = fold_table @ procrustes_rotation(fold_table[seen], table[seen])
+        turned[~seen] = turned[UNKNOWN_CODE]
+        rotated.append(turned)
+    return rotated
+
+
+def _embed(tables, codes) -> np.ndarray:
+    """Each row's vectors from ``tables``, columns side by side."""
+    return np.hstack([table[codes[:, j]] for j, table in enumerate(tables)])

@@ -4,6 +4,7 @@ supervised target and serves them as dense features.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from numbers import Integral
 
 import numpy as np
@@ -46,15 +47,20 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         What ``y`` is; ``"auto"`` reads it with scikit-learn's
         ``type_of_target`` (a float target is a regression).
     cv : int, cross-validation generator or None, default=None
-        Cross-fitting in :meth:`fit_transform`: with ``cv=k``, each training
-        row's features come from a model trained on the other folds, so a
+        Cross-fitting: with ``cv=k``, :meth:`fit_transform` gives each
+        training row the features of a model trained on the other folds, so a
         downstream model does not learn from vectors that already saw its
         target (gradient boosting on in-sample embeddings of rare categories
-        overfits, as it does on in-sample target encodings). ``None`` (the
-        default) returns in-sample features and costs one fit instead of k+1.
-        Fold vectors are rotated onto the full model's vectors (orthogonal
-        Procrustes on shared categories) so all rows share one coordinate
-        system.
+        overfits, as it does on in-sample target encodings). Fold vectors are
+        rotated onto the full model's vectors (orthogonal Procrustes on shared
+        categories) so all rows share one coordinate system, and the tables
+        served afterwards (:meth:`transform`, saved files, ONNX) are the mean
+        of the k rotated fold tables: new rows get vectors of the kind the
+        downstream model learned from (measured on the nine quality tables:
+        gradient boosting better on seven than with the full model's tables,
+        within noise on two). :meth:`fit` cross-fits too, so both leave the
+        same model. ``None`` (the default) returns in-sample features and
+        costs one fit instead of k+1.
     append_prediction : bool, default=False
         Stacking: append the network's prediction to the features (after the
         embeddings, before passed-through columns): the target for a
@@ -344,7 +350,10 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         self : EntityEmbedder
             The fitted embedder.
         """
-        self._fit(X, y, sample_weight)
+        continued = len(self.history_) if self._continues() else 0
+        encoded = self._fit(X, y, sample_weight)
+        if self.cv is not None:
+            self._cross_fit(encoded, continued)
         return self
 
     def transform(self, X) -> np.ndarray:
@@ -441,18 +450,26 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         encoded = self._fit(X, y, sample_weight)
         out = self._features(encoded.codes, encoded.frame)
         if self.cv is not None or self.append_prediction:
-            embeddings, predictions = cross_fitted_embeddings(
-                encoded,
-                5 if self.cv is None else self.cv,
-                self.network_.tables,
-                epochs=_epochs_to_best(self.history_.iloc[continued:]),
-                predict=self.append_prediction,
-            )
+            embeddings, predictions = self._cross_fit(encoded, continued)
             if self.cv is not None:
                 out[:, : sum(self.network_.widths)] = embeddings
             if predictions is not None:
                 out[:, self._prediction_block] = predictions
         return out
+
+    def _cross_fit(self, encoded, continued: int):
+        """Out-of-fold features (and predictions) of the training rows; with
+        ``cv``, the fold models' average tables become the served ones."""
+        embeddings, predictions, mean_tables = cross_fitted_embeddings(
+            encoded,
+            5 if self.cv is None else self.cv,
+            self.network_.tables,
+            epochs=_epochs_to_best(self.history_.iloc[continued:]),
+            predict=self.append_prediction,
+        )
+        if self.cv is not None:
+            self.network_ = replace(self.network_, tables=mean_tables)
+        return embeddings, predictions
 
     # ------------------------------------------------------ fitted state
     def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:

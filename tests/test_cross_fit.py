@@ -160,10 +160,14 @@ def test_a_stacked_prediction_is_out_of_fold():
     np.testing.assert_array_equal(before[held_out], after[held_out])
     others = np.setdiff1d(np.arange(len(X)), held_out)
     assert np.abs(before[others] - after[others]).mean() > 0.1
-    # transform serves the full model's prediction, as the regressor predicts.
+    # Without cv, transform serves the full model's prediction, as the
+    # regressor predicts (with cv, the network reads the folds' mean tables).
+    full = EntityEmbedder(**{**settings, "cv": None}).fit(X, y)
     regressor = EntityEmbeddingRegressor(**FAST, validation_fraction=0.0).fit(X, y)
     np.testing.assert_allclose(
-        a.transform(X)[:, a._prediction_block][:, 0], regressor.predict(X), rtol=1e-5
+        full.transform(X)[:, a._prediction_block][:, 0],
+        regressor.predict(X),
+        rtol=1e-5,
     )
     assert list(a.get_feature_names_out()[a._prediction_block]) == ["prediction"]
 
@@ -259,3 +263,45 @@ def test_folds_stop_where_the_full_fit_was_on_its_cosine():
     for fold in folds:
         assert len(fold) == best
         np.testing.assert_allclose(fold, full[:best], atol=0.01)
+
+
+def test_cross_fitting_serves_the_folds_mean_tables():
+    # Learning rates too small to move anything: each fold serves the starting
+    # vectors of the categories it trained on and its unknown vector for the
+    # others. A category with one row is missing from one of the 3 folds, so
+    # the served vector is (2 x its own + the unknown vector) / 3; a category
+    # every fold saw keeps its own.
+    rng = np.random.default_rng(0)
+    categories = np.r_[np.repeat([f"c{i}" for i in range(20)], 10), ["once1", "once2"]]
+    X = pd.DataFrame({"id": rng.permutation(categories)})
+    y = rng.normal(size=len(X))
+    settings = {
+        "embedding_dims": 3,
+        "hidden_units": (4,),
+        "max_epochs": 1,
+        "learning_rate": 1e-9,
+        "table_learning_rate": 1e-9,
+        "validation_fraction": 0,
+        "random_state": 0,
+    }
+    start = EntityEmbedder(**settings).fit(X, y).embeddings_["id"]
+    folds = KFold(3, shuffle=True, random_state=0)
+    served = EntityEmbedder(cv=folds, **settings).fit(X, y).embeddings_["id"]
+    unknown = start.loc["<unknown>"].to_numpy()
+    for name in ("once1", "once2"):
+        expected = (2 * start.loc[name].to_numpy() + unknown) / 3
+        np.testing.assert_allclose(served.loc[name].to_numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(served.loc["c0"], start.loc["c0"], atol=1e-5)
+
+
+def test_fit_and_fit_transform_with_cv_leave_the_same_model():
+    X, y = city_table(n=300)
+    params = {**FAST, "cv": 3}
+    fitted = EntityEmbedder(**params).fit(X, y)
+    embedder = EntityEmbedder(**params)
+    out_of_fold = embedder.fit_transform(X, y)
+    np.testing.assert_array_equal(fitted.transform(X), embedder.transform(X))
+    # The served tables are not the full model's, nor the out-of-fold rows'.
+    in_sample = EntityEmbedder(**FAST).fit(X, y).transform(X)
+    assert not np.allclose(embedder.transform(X), in_sample)
+    assert not np.allclose(embedder.transform(X), out_of_fold)
