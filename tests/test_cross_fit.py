@@ -160,15 +160,15 @@ def test_a_stacked_prediction_is_out_of_fold():
     np.testing.assert_array_equal(before[held_out], after[held_out])
     others = np.setdiff1d(np.arange(len(X)), held_out)
     assert np.abs(before[others] - after[others]).mean() > 0.1
-    # Without cv, transform serves the full model's prediction, as the
-    # regressor predicts (with cv, the network reads the folds' mean tables).
-    full = EntityEmbedder(**{**settings, "cv": None}).fit(X, y)
+    # transform serves the full model's prediction, as the regressor predicts
+    # (with a prediction, cv keeps the full model's tables, as cv=None does).
     regressor = EntityEmbeddingRegressor(**FAST, validation_fraction=0.0).fit(X, y)
-    np.testing.assert_allclose(
-        full.transform(X)[:, a._prediction_block][:, 0],
-        regressor.predict(X),
-        rtol=1e-5,
-    )
+    for fitted in (a, EntityEmbedder(**{**settings, "cv": None}).fit(X, y)):
+        np.testing.assert_allclose(
+            fitted.transform(X)[:, a._prediction_block][:, 0],
+            regressor.predict(X),
+            rtol=1e-5,
+        )
     assert list(a.get_feature_names_out()[a._prediction_block]) == ["prediction"]
 
 
