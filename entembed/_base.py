@@ -577,6 +577,7 @@ class EntityEmbeddingBase(BaseEstimator):
             "categorical_columns": self.categorical_columns_,
             "numeric_columns": self.numeric_columns_,
             "passthrough_columns": None,
+            "cv": None,
             "embedding_dims": self.embedding_dims_,
             "task": self.task_,
             "single_output": None,

@@ -497,7 +497,9 @@ def _training_options(parser, *, columns: bool = True) -> None:
             default=None,
             metavar="K",
             help="cross-fit in K folds: out-of-fold features for the training "
-            "rows, and the folds' mean tables in the model",
+            "rows, and the folds' mean tables in the model (default: 5 folds "
+            "where a column has fewer than 10 rows per category; --param "
+            "cv=null for none)",
         )
         parser.add_argument("--embedding-dims", default=None, metavar="auto|N")
         parser.add_argument(

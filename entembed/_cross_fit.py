@@ -1,7 +1,8 @@
 """Cross-fitting: out-of-fold embedding features for the training rows.
 
-With ``EntityEmbedder(cv=k).fit_transform``, each training row's vectors come
-from a model trained on the other folds, so a downstream model does not learn
+With ``EntityEmbedder(cv=k).fit_transform`` (by default where a column is
+ID-like), each training row's vectors come from a model trained on the other
+folds, so a downstream model does not learn
 from vectors that already saw its row's target. Folds reuse the full fit's
 codes (no string is hashed again), its training settings and its seed, and
 their vectors are rotated onto the full model's axes. The tables served
@@ -11,6 +12,7 @@ vectors of the kind the downstream model was trained on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from numbers import Integral
 from typing import TYPE_CHECKING
@@ -23,6 +25,34 @@ from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
 
 if TYPE_CHECKING:
     from ._base import EncodedTable
+
+
+# ``cv="auto"`` cross-fits in this many folds (as TargetEncoder does) where a
+# column has fewer training rows per category than ID_LIKE_ROWS on average.
+AUTO_FOLDS = 5
+ID_LIKE_ROWS = 10
+
+
+def has_id_like_column(n_rows: int, n_categories: Sequence[int]) -> bool:
+    """Whether some column has fewer than ``ID_LIKE_ROWS`` rows per category.
+
+    Such a column's vectors learn from a few rows each, so in-sample features
+    carry those rows' targets, and a downstream model trained on them trusts
+    them more than it should on new rows. Measured on the quality page's nine
+    tables (3 splits): cross-fitting improved gradient boosting on all six
+    tables with such a column (flights ROC AUC 0.614 -> 0.670, road deaths
+    0.817 -> 0.878, loans RMSE 4.25 -> 3.98) and on none of the three without
+    (hotels RMSE 14.52 -> 15.16, police force accuracy 0.810 -> 0.807, grants
+    equal), where every category has over 60 rows.
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows.
+    n_categories : sequence of int
+        Each column's categories (reserved codes not counted).
+    """
+    return any(0 < k and n_rows < ID_LIKE_ROWS * k for k in n_categories)
 
 
 def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -10,14 +10,16 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import TransformerMixin
+from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import EncodedTable, EntityEmbeddingBase
-from ._cross_fit import cross_fitted_embeddings
+from ._cross_fit import AUTO_FOLDS, cross_fitted_embeddings, has_id_like_column
 from ._dataframe import check_finite_numeric, numeric_array
 from ._numpy_network import output_columns
 from ._persistence import saveable
+from ._vocabulary import N_RESERVED_CODES
 
 
 @saveable
@@ -46,7 +48,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     task : {"auto", "regression", "binary", "multiclass"}, default="auto"
         What ``y`` is; ``"auto"`` reads it with scikit-learn's
         ``type_of_target`` (a float target is a regression).
-    cv : int, cross-validation generator or None, default=None
+    cv : "auto", int, cross-validation generator or None, default="auto"
         Cross-fitting: with ``cv=k``, :meth:`fit_transform` gives each
         training row the features of a model trained on the other folds, so a
         downstream model does not learn from vectors that already saw its
@@ -60,8 +62,14 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         gradient boosting better on seven than with the full model's tables,
         within noise on two). :meth:`fit` cross-fits too, so both leave the
         same model. With ``append_prediction=True`` the full model's tables
-        are served: its network predicts from them. ``None`` (the default)
-        returns in-sample features and costs one fit instead of k+1.
+        are served: its network predicts from them. ``None`` returns in-sample
+        features and costs one fit instead of k+1. ``"auto"``: 5 folds where
+        an embedded column is ID-like (fewer than 10 training rows per
+        category on average), in-sample otherwise; measured on the nine
+        quality tables, cross-fitting improved gradient boosting on each of
+        the six with such a column and on none of the three without (hotels
+        RMSE 14.52 in-sample, 15.16 cross-fitted). ``cv_`` tells what a fit
+        chose.
     append_prediction : bool, default=False
         Stacking: append the network's prediction to the features (after the
         embeddings, before passed-through columns): the target for a
@@ -191,6 +199,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         The columns embedded and fed as numbers.
     task_ : str
         The task trained.
+    cv_ : int or None
+        The folds :meth:`fit` and :meth:`fit_transform` cross-fitted in (a
+        given splitter's number of splits); None: in-sample features.
     vocabulary_ : CategoryVocabulary
         The fitted codes.
     n_features_in_ : int
@@ -223,7 +234,12 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         **EntityEmbeddingBase._parameter_constraints,
         "remainder": [StrOptions({"drop", "passthrough"})],
         "task": [StrOptions({"auto", "regression", "binary", "multiclass"})],
-        "cv": [Interval(Integral, 2, None, closed="left"), "cv_object", None],
+        "cv": [
+            StrOptions({"auto"}),
+            Interval(Integral, 2, None, closed="left"),
+            "cv_object",
+            None,
+        ],
         "append_prediction": ["boolean"],
     }
 
@@ -234,7 +250,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         numeric_columns="auto",
         remainder="drop",
         task="auto",
-        cv=None,
+        cv="auto",
         append_prediction=False,
         encoder="embedding",
         embedding_dims="auto",
@@ -332,7 +348,20 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         # Fail in fit, not in the first transform, on text that cannot pass.
         numeric_array(encoded.frame, passthrough)
         self.passthrough_columns_ = passthrough
+        self._folds = self._cross_fitting_folds(encoded)
+        self.cv_ = (
+            self._folds
+            if self._folds is None or isinstance(self._folds, Integral)
+            else check_cv(self._folds).get_n_splits()
+        )
         return encoded
+
+    def _cross_fitting_folds(self, encoded: EncodedTable):
+        """The ``cv`` this fit cross-fits its features in, or None."""
+        if self.cv != "auto":
+            return self.cv
+        levels = [n - N_RESERVED_CODES for n in encoded.config.cardinalities]
+        return AUTO_FOLDS if has_id_like_column(len(encoded.codes), levels) else None
 
     def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary and the embedding tables.
@@ -362,7 +391,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         """Whether the served tables are the cross-fitting folds' mean. Not
         with an appended prediction: its network needs the tables it learned
         with (on the mean tables it went wrong: hotels RMSE 15.6 -> 32)."""
-        return self.cv is not None and not self.append_prediction
+        return self._folds is not None and not self.append_prediction
 
     def transform(self, X) -> np.ndarray:
         """Each row's embedding vectors (and passed-through columns).
@@ -457,9 +486,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         continued = len(self.history_) if self._continues() else 0
         encoded = self._fit(X, y, sample_weight)
         out = self._features(encoded.codes, encoded.frame)
-        if self.cv is not None or self.append_prediction:
+        if self._folds is not None or self.append_prediction:
             embeddings, predictions = self._cross_fit(encoded, continued)
-            if self.cv is not None:
+            if self._folds is not None:
                 out[:, : sum(self.network_.widths)] = embeddings
             if predictions is not None:
                 out[:, self._prediction_block] = predictions
@@ -471,7 +500,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         become the served ones."""
         embeddings, predictions, mean_tables = cross_fitted_embeddings(
             encoded,
-            5 if self.cv is None else self.cv,
+            AUTO_FOLDS if self._folds is None else self._folds,
             self.network_.tables,
             epochs=_epochs_to_best(self.history_.iloc[continued:]),
             predict=self.append_prediction,
@@ -484,6 +513,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         meta, arrays = super()._export_state()
         meta["passthrough_columns"] = self.passthrough_columns_
+        meta["cv"] = self.cv_
         return meta, arrays
 
     @classmethod
@@ -494,6 +524,15 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         if not all(isinstance(c, str) and c in available for c in passthrough):
             raise ValueError(f"passthrough columns {passthrough} are not columns")
         estimator.passthrough_columns_ = passthrough
+        if "cv" in meta:
+            folds = meta["cv"]
+        else:  # written before cv_: its cv was None, a number or not stored
+            folds = None if estimator.cv == "auto" else estimator.cv
+        if folds is not None and (
+            isinstance(folds, bool) or not isinstance(folds, int) or folds < 2
+        ):
+            raise ValueError(f"cv {folds!r} is not a number of folds")
+        estimator.cv_ = folds
         return estimator
 
 

@@ -11,8 +11,10 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 from training_data import FAST, city_table
 
+import entembed
 import entembed._vocabulary
 from entembed import EntityEmbedder, EntityEmbeddingRegressor
+from entembed._cross_fit import has_id_like_column
 
 
 @pytest.mark.slow
@@ -38,7 +40,7 @@ def test_embedder_cross_fitting_protects_against_leakage():
     folds = KFold(3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # id-like column, on purpose
-        in_sample = EntityEmbedder(**params).fit_transform(X, y)
+        in_sample = EntityEmbedder(cv=None, **params).fit_transform(X, y)
         out_of_fold = EntityEmbedder(cv=folds, **params).fit_transform(X, y)
     singletons = np.arange(n) % 2 == 0
     for _, test in folds.split(X):
@@ -284,7 +286,7 @@ def test_cross_fitting_serves_the_folds_mean_tables():
         "validation_fraction": 0,
         "random_state": 0,
     }
-    start = EntityEmbedder(**settings).fit(X, y).embeddings_["id"]
+    start = EntityEmbedder(cv=None, **settings).fit(X, y).embeddings_["id"]
     folds = KFold(3, shuffle=True, random_state=0)
     served = EntityEmbedder(cv=folds, **settings).fit(X, y).embeddings_["id"]
     unknown = start.loc["<unknown>"].to_numpy()
@@ -305,3 +307,57 @@ def test_fit_and_fit_transform_with_cv_leave_the_same_model():
     in_sample = EntityEmbedder(**FAST).fit(X, y).transform(X)
     assert not np.allclose(embedder.transform(X), in_sample)
     assert not np.allclose(embedder.transform(X), out_of_fold)
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "n_categories", "id_like"),
+    [
+        (100, [10], False),  # 10 rows per category: not ID-like
+        (100, [11], True),
+        (100, [2, 3, 11], True),  # any column
+        (100, [0, 5], False),  # a column of missing values only
+        (0, [0], False),
+    ],
+)
+def test_id_like_means_fewer_than_ten_rows_per_category(n_rows, n_categories, id_like):
+    assert has_id_like_column(n_rows, n_categories) is id_like
+
+
+def _with_an_id_column(n=300):
+    X, y = city_table(n=n)
+    X["customer"] = [f"c{i % (n // 4)}" for i in range(n)]  # 4 rows each
+    return X, y
+
+
+@pytest.mark.parametrize(
+    ("table", "folds"), [(city_table, None), (_with_an_id_column, 5)]
+)
+def test_cv_auto_cross_fits_in_five_folds_where_a_column_is_id_like(
+    table, folds, tmp_path
+):
+    X, y = table()
+    default = EntityEmbedder(**FAST)
+    explicit = EntityEmbedder(**FAST, cv=folds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
+        features = default.fit_transform(X, y)
+        expected = explicit.fit_transform(X, y)
+    assert default.get_params()["cv"] == "auto"
+    assert default.cv_ == explicit.cv_ == folds
+    np.testing.assert_array_equal(features, expected)
+    np.testing.assert_array_equal(default.transform(X), explicit.transform(X))
+    default.save(tmp_path / "model.npz")
+    assert entembed.load(tmp_path / "model.npz").cv_ == folds
+
+
+def test_cv_auto_counts_the_categories_the_vocabulary_kept():
+    # 75 customers of 4 rows: ID-like, unless min_frequency groups them all
+    # into the unknown code; then no column has a category with few rows.
+    X, y = _with_an_id_column()
+    grouped = EntityEmbedder(**FAST, min_frequency=5).fit(X, y)
+    assert grouped.cv_ is None
+
+
+def test_cv_reports_a_splitters_number_of_folds():
+    X, y = city_table(n=120)
+    assert EntityEmbedder(**FAST, cv=KFold(3)).fit(X, y).cv_ == 3

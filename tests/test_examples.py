@@ -49,7 +49,8 @@ def test_example_runs(path, capsys):
 def test_transfer_from_a_large_related_table_improves_the_small_one(capsys):
     # The example's own measurement, on real flights: transferred vectors give
     # gradient boosting a better AUC on a small table than vectors learned
-    # from its rows alone (0.570 frozen and 0.555 against 0.538 when written).
+    # from its rows alone (with the default cross-fitting: 0.566 transferred
+    # and 0.564 frozen against 0.555, std 0.003-0.009, when written).
     (path,) = [p for p in EXAMPLES if p.stem == MEASURED]
     runpy.run_path(str(path), run_name="__main__")
     means = {
@@ -58,5 +59,5 @@ def test_transfer_from_a_large_related_table_improves_the_small_one(capsys):
             r"^  (.+?) +(0\.\d+) ±", capsys.readouterr().out, re.M
         )
     }
-    assert means["transferred"] > means["from scratch"]
-    assert means["transferred, frozen"] > means["from scratch"] + 0.01
+    assert means["transferred"] > means["from scratch"] + 0.005
+    assert means["transferred, frozen"] > means["from scratch"] + 0.005

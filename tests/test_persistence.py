@@ -145,6 +145,15 @@ def test_load_rejects_other_versions_and_tampering(tmp_path):
     ):
         entembed.load(path)
 
+    for folds in ("5", 1, True):
+        path = _saved(tmp_path)
+        _rewrite_meta(path, lambda m, folds=folds: m.update(cv=folds))
+        with pytest.raises(
+            ValueError,
+            match=rf"contents are inconsistent.*cv {folds!r} is not a number of folds",
+        ):
+            entembed.load(path)
+
     path = _saved(tmp_path)
     _rewrite_meta(path, lambda m: m.update(estimator="os.system"))
     with pytest.raises(ValueError, match=r"unknown estimator 'os.system'"):
@@ -183,7 +192,9 @@ def test_save_warns_about_parameters_it_cannot_store(tmp_path):
         r"safely; the loaded estimator has its default",
     ):
         embedder.save(tmp_path / "model.npz")
-    assert entembed.load(tmp_path / "model.npz").get_params()["cv"] is None
+    loaded = entembed.load(tmp_path / "model.npz")
+    assert loaded.get_params()["cv"] == "auto"
+    assert loaded.cv_ == 2  # what the fit did, stored
 
 
 def _format1_rows():
@@ -212,6 +223,7 @@ def test_load_reads_files_written_by_entembed_0_1(request):
 
 
 # Parameters added since 0.1.0; a file stores every parameter.
+NEW_ENTRIES = {"cv": None}
 NEW_PARAMETERS = {
     "checkpoint_dir": None,
     "callbacks": None,
@@ -227,8 +239,9 @@ NEW_PARAMETERS = {
 
 
 def test_saved_file_keeps_the_format_of_entembed_0_1(request, tmp_path):
-    # A file written today has the same metadata keys and array names as one
-    # written by 0.1.0, and the same contents but for new parameters.
+    # A file written today has the same array names as one written by 0.1.0,
+    # and the same metadata but for new parameters and new entries (the
+    # cross-fitting a fit did: none, as 0.1.0's cv=None did).
     old = request.path.parent / "data" / "embedder_format1.npz"
     embedder = entembed.load(old)
     embedder.save(tmp_path / "new.npz")
@@ -236,9 +249,9 @@ def test_saved_file_keeps_the_format_of_entembed_0_1(request, tmp_path):
         assert sorted(a.files) == sorted(b.files)
         meta_a = json.loads(a["entembed_meta"].tobytes())
         meta_b = json.loads(b["entembed_meta"].tobytes())
-    assert list(meta_a) == list(meta_b)
+    assert [k for k in meta_b if k not in NEW_ENTRIES] == list(meta_a)
     assert meta_b["params"] == {**meta_a["params"], **NEW_PARAMETERS}
-    assert {**meta_a, "params": None} == {**meta_b, "params": None}
+    assert {**meta_a, "params": None, **NEW_ENTRIES} == {**meta_b, "params": None}
 
 
 def test_save_refuses_objects_that_are_not_registered(tmp_path):
