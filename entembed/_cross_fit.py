@@ -2,12 +2,12 @@
 
 With ``EntityEmbedder(cv=k).fit_transform`` (by default where a column is
 ID-like), each training row's vectors come from a model trained on the other
-folds, so a downstream model does not learn
-from vectors that already saw its row's target. Folds reuse the full fit's
-codes (no string is hashed again), its training settings and its seed, and
-their vectors are rotated onto the full model's axes. The tables served
-afterwards are the average of the k rotated fold tables: new rows then get
-vectors of the kind the downstream model was trained on.
+folds, so a downstream model does not learn from vectors that already saw its
+row's target. Folds reuse the full fit's codes (no string is hashed again), its
+training settings and its seed, and their vectors are rotated onto the full
+model's axes. The tables served afterwards are the average of the k rotated
+fold tables: new rows then get vectors of the kind the downstream model was
+trained on.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def has_id_like_column(n_rows: int, n_categories: Sequence[int]) -> bool:
     tables with such a column (flights ROC AUC 0.614 -> 0.670, road deaths
     0.817 -> 0.878, loans RMSE 4.25 -> 3.98) and on none of the three without
     (hotels RMSE 14.52 -> 15.16, police force accuracy 0.810 -> 0.807, grants
-    equal), where every category has over 60 rows.
+    equal), whose columns have over 60 rows per category on average.
 
     Parameters
     ----------
