@@ -99,6 +99,11 @@ VARIANTS = {
     "cosine schedule": {**V0_2, "learning_rate_schedule": "cosine"},
     "patience 2": {**V0_2, "patience": 2},
     "new defaults (cosine schedule + patience 2)": {},
+    # Cross-fitting where a column is ID-like (EntityEmbedder's cv="auto"),
+    # with the schedule's defaults: the embedder's default since.
+    "cv auto (cross-fitted where a column is ID-like)": {"cv": "auto"},
+    "capped widths, cv auto": {"embedding_dims": "capped", "cv": "auto"},
+    "cross-fitted in 3 folds": {"cv": 3},
 }
 MODELS = ("gradient boosting", "k-nearest neighbours")
 
