@@ -94,9 +94,14 @@ class TensorBatches:
         return -(-len(self.rows) // self.world_size)
 
     def __len__(self) -> int:
+        return self.steps(self.batch_size)
+
+    def steps(self, rows: int) -> int:
+        """Batches of ``rows`` rows in one pass (a final single row skipped
+        with ``drop_single``)."""
         n = self._shard_size()
-        n_batches = -(-n // self.batch_size)
-        if self.drop_single and n > 1 and n % self.batch_size == 1:
+        n_batches = -(-n // rows)
+        if self.drop_single and n > 1 and n % rows == 1:
             n_batches -= 1
         return n_batches
 

@@ -27,10 +27,15 @@ from ._data_module import TensorDataModule
 from ._lightning_module import (
     EntityEmbeddingModule,
     check_finite_training,
+    chunked_steps_work,
     learning_rates,
 )
 from ._numpy_network import NumpyNetwork
 from ._training_config import StartingPoint, TrainingConfig
+
+# Optimiser steps per batch Lightning serves, where the Trainer allows it (see
+# EntityEmbeddingModule.chunk_steps).
+STEPS_PER_BATCH = 32
 
 
 class History(Callback):
@@ -225,7 +230,11 @@ def train(
     each epoch ends with a checkpoint there (``last.ckpt``), and a fit that
     finds one resumes from it. ``callbacks`` and ``logger`` are the caller's
     Lightning objects; they run beside the history, early stopping and
-    best-weight callbacks.
+    best-weight callbacks. Without them (and without checkpoints), where the
+    Trainer allows it, ``data`` serves batches of ``STEPS_PER_BATCH`` steps
+    that ``module`` takes by itself (see
+    :meth:`~entembed._lightning_module.EntityEmbeddingModule.chunk_steps`): the
+    same steps, with Lightning's per-batch work once per batch.
     """
     check_devices(accelerator, devices, num_nodes)
     history = History()
@@ -259,6 +268,12 @@ def train(
             num_sanity_val_steps=0,
             limit_val_batches=None if data.validation_fraction > 0 else 0,
         )
+        if not (callbacks or logger or checkpoint_dir) and chunked_steps_work(trainer):
+            # The same steps, with Lightning's per-batch work once per
+            # STEPS_PER_BATCH of them; the caller's callbacks and loggers (and
+            # checkpoints, which count steps) see every step instead.
+            module.chunk_steps(data.batch_size)
+            data.batch_size *= STEPS_PER_BATCH
         try:
             trainer.fit(module, datamodule=data, ckpt_path=resume_from)
         except SystemExit:

@@ -209,3 +209,102 @@ def test_epoch_metrics_are_logged_once_per_epoch_as_batch_weighted_means():
     assert calls == ["train_loss", "train_rmse"]
     weighted = sum(loss * n for loss, n in steps) / sum(n for _, n in steps)
     assert float(trainer.callback_metrics["train_loss"]) == pytest.approx(weighted)
+
+
+def _fit_in_steps_of_64(chunked: bool, batch_norm: bool):
+    # 449 rows: the last step has one row, which batch normalisation skips.
+    codes, target = coded_problem(n=449)
+    with seeded(0):
+        module = EntityEmbeddingModule(
+            CARDINALITIES,
+            [3, 4, 6],
+            hidden_units=(16,),
+            dropout=0.2,
+            batch_norm=batch_norm,
+            category_dropout=0.1,
+            learning_rate_schedule="cosine",
+        )
+    data = TensorDataModule(
+        codes,
+        target,
+        batch_size=64 * (4 if chunked else 1),
+        validation_fraction=0.0,
+        random_state=0,
+        drop_single=batch_norm,
+    )
+    if chunked:
+        module.chunk_steps(64)
+    trainer = L.Trainer(
+        max_epochs=3,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    with seeded(0):
+        trainer.fit(module, datamodule=data)
+    return module, trainer
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_chunked_steps_are_the_steps_lightning_takes(batch_norm):
+    # Same steps, order and random draws (dropout, category dropout), and the
+    # cosine stepped per step: the same weights, bit for bit.
+    stepped, stepped_trainer = _fit_in_steps_of_64(False, batch_norm)
+    chunked, chunked_trainer = _fit_in_steps_of_64(True, batch_norm)
+    assert chunked_trainer.num_training_batches == 2
+    weights = [m.state_dict() for m in (stepped, chunked)]
+    assert list(weights[0]) == list(weights[1])
+    for name, value in weights[0].items():
+        torch.testing.assert_close(value, weights[1][name], rtol=0, atol=0)
+    rates = [
+        [g["lr"] for g in t.optimizers[0].param_groups]
+        for t in (stepped_trainer, chunked_trainer)
+    ]
+    assert rates[0] == rates[1] == [0.0, 0.0]  # both at the cosine's end
+    # Lightning weighs a logged value by the batch it was logged in: the last
+    # bit may differ.
+    for name in ("train_loss", "train_rmse"):
+        assert float(stepped_trainer.callback_metrics[name]) == pytest.approx(
+            float(chunked_trainer.callback_metrics[name]), rel=1e-6
+        )
+
+
+def test_chunked_steps_need_a_trainer_that_leaves_the_steps_to_the_module():
+    codes, target = coded_problem(n=128)
+    module = EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], hidden_units=(8,))
+    with pytest.raises(ValueError, match=r"rows must be >= 1, got 0"):
+        module.chunk_steps(0)
+    module.chunk_steps(32)
+    # (Lightning itself refuses clipping and accumulation with manual steps.)
+    trainer = L.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, precision="bf16-mixed"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"chunk_steps needs a Trainer with one process, 32-bit precision "
+        r"and no gradient clipping or accumulation",
+    ):
+        trainer.fit(module, datamodule=TensorDataModule(codes, target, batch_size=128))
+
+
+class StepCounter(L.Callback):
+    def __init__(self):
+        self.steps = 0
+
+    def on_train_batch_end(self, *args):
+        self.steps += 1
+
+
+def test_train_chunks_steps_unless_callbacks_watch_them():
+    codes, target = coded_problem(n=500)  # 450 training rows: 8 steps of 64
+    data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.1)
+    module = EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], hidden_units=(8,))
+    train(module, data, max_epochs=2)
+    assert module.step_rows == 64 and not module.automatic_optimization
+    counter = StepCounter()
+    data = TensorDataModule(codes, target, batch_size=64, validation_fraction=0.1)
+    module = EntityEmbeddingModule(CARDINALITIES, [3, 4, 6], hidden_units=(8,))
+    train(module, data, max_epochs=2, callbacks=[counter])
+    assert module.step_rows is None and counter.steps == 2 * 8
