@@ -8,8 +8,8 @@ rows: a single fit (``cv=None``), and the default, which cross-fits where a
 column is ID-like (out-of-fold training features, the folds' mean tables). Two
 versions of entembed run side by side, each in its own process: ``before``
 (a git revision, extracted with ``git archive``) and ``after`` (this
-checkout), with the same packages. torch uses its default threads (the
-machine's cores), as a new user's fit does.
+checkout), with the same packages, table by table in turn. torch uses its
+default threads (the machine's cores), as a new user's fit does.
 
 A fit in a fresh process first imports torch and Lightning: that one-time
 cost is timed apart, as the median of 3 fresh interpreters, and each worker
@@ -236,7 +236,8 @@ def render(before_rev: str, results: dict, imports: dict, rows: int, splits: int
         ".fit_transform` on the training rows, timed, and gradient boosting on "
         f"its features scored on the test rows. `before`: entembed at "
         f"`{before_rev}`; `after`: this checkout; same packages, torch's default "
-        f"threads, one process each. {machine()}.",
+        "threads, one process per version and table, the versions in turn. "
+        f"{machine()}.",
         "",
         "## A single fit (`cv=None`)",
         "",
@@ -383,17 +384,21 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        tables = Path(folder) / "tables"
-        tables.mkdir()
+        sources = {"before": extract(args.before, Path(folder)), "after": ROOT}
+        imports = {label: import_seconds(source) for label, source in sources.items()}
+        results: dict[str, list[dict]] = {label: [] for label in sources}
+        # Table by table, the two versions in turn (alternating which goes
+        # first): a machine that slows down part-way weighs on both alike.
         for i, name in enumerate(DATASETS):
+            tables = Path(folder) / f"tables-{i}"
+            tables.mkdir()
             with open(tables / f"{i}-{name}.pkl", "wb") as f:
                 pickle.dump(load_dataset(name, n_rows=args.rows, random_state=0), f)
-        sources = {"before": extract(args.before, Path(folder)), "after": ROOT}
-        results, imports = {}, {}
-        for label, source in sources.items():
-            imports[label] = import_seconds(source)
-            variants = list(VARIANTS) if label == "after" else list(VARIANTS)[:1]
-            results[label] = run_worker(source, tables, args.splits, variants)
+            for label in sorted(sources, reverse=i % 2 == 1):
+                variants = list(VARIANTS) if label == "after" else list(VARIANTS)[:1]
+                results[label] += run_worker(
+                    sources[label], tables, args.splits, variants
+                )
     page = render(args.before, results, imports, args.rows, args.splits)
     print(page)
     write("time_to_quality.md", page)
