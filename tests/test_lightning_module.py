@@ -180,6 +180,18 @@ def test_gradient_clipping_falls_back_to_dense_table_gradients():
     assert kinds.sparse and all(kinds.sparse)
 
 
+def _quiet_trainer(max_epochs: int) -> L.Trainer:
+    """A Trainer that trains only: no logs, bars, checkpoints or validation."""
+    return L.Trainer(
+        max_epochs=max_epochs,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+
+
 def test_epoch_metrics_are_logged_once_per_epoch_as_batch_weighted_means():
     codes, target = coded_problem(n=500)  # batches of 64: the last one has 52 rows
     module = EntityEmbeddingModule(CARDINALITIES, [2, 3, 4], hidden_units=(8,))
@@ -197,14 +209,7 @@ def test_epoch_metrics_are_logged_once_per_epoch_as_batch_weighted_means():
         log(name, value, **kwargs)
 
     module._shared_step, module.log = recording_step, recording_log
-    trainer = L.Trainer(
-        max_epochs=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
+    trainer = _quiet_trainer(max_epochs=1)
     trainer.fit(module, datamodule=data)
     assert calls == ["train_loss", "train_rmse"]
     weighted = sum(loss * n for loss, n in steps) / sum(n for _, n in steps)
@@ -234,14 +239,7 @@ def _fit_in_steps_of_64(chunked: bool, batch_norm: bool):
     )
     if chunked:
         module.chunk_steps(64)
-    trainer = L.Trainer(
-        max_epochs=3,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
+    trainer = _quiet_trainer(max_epochs=3)
     with seeded(0):
         trainer.fit(module, datamodule=data)
     return module, trainer
