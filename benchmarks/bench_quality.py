@@ -7,9 +7,10 @@ rows. Encoders feed three downstream models: gradient boosting
 or logistic regression); the numeric columns are standardised and passed to
 every model alike. Encoders: one-hot (the 50 most frequent categories per
 column), ordinal, scikit-learn's cross-fitted ``TargetEncoder``, and
-``EntityEmbedder()`` with its defaults, in-sample, cross-fitted (``cv=5``) and
+``EntityEmbedder`` in-sample (``cv=None``), cross-fitted (``cv=5``) and
 cross-fitted with the network's out-of-fold prediction appended
-(``append_prediction=True``).
+(``append_prediction=True``); its default (``cv="auto"``) equals one of the
+first two on each table, whose cells it is shown with.
 The network's own predictions (``EntityEmbeddingRegressor`` /
 ``EntityEmbeddingClassifier``) are scored too. Where installed (the peers
 environment), CatBoost and LightGBM with their native categorical handling and
@@ -65,7 +66,9 @@ def encoders(task: str) -> dict:
         "ordinal": found["ordinal"],
         "target encoding": found["target encoding"],
         "entity embeddings, in-sample": EntityEmbedder(cv=None, random_state=0),
-        "entity embeddings, cross-fitted": EntityEmbedder(cv=5, random_state=0),
+        "entity embeddings, cross-fitted": EntityEmbedder(
+            cv=AUTO_FOLDS, random_state=0
+        ),
         "entity embeddings + prediction, cross-fitted": EntityEmbedder(
             cv=5, append_prediction=True, random_state=0
         ),
