@@ -391,7 +391,10 @@ def cross_fitting_section(tables: list[dict]) -> list[str]:
         "leak little. On the tables where the default cross-fits, it costs "
         f"{np.median(ratios) if ratios else float('nan'):.1f}x the pipeline's "
         "seconds (median); the time-to-quality page compares the default fit "
-        "with the first version's.",
+        "with the first version's. The rule was read off these tables (its "
+        "threshold is this page's definition of ID-like, which every table "
+        "clears by a wide margin either way); tables outside them have not "
+        "checked it yet.",
         "",
     ]
     return lines
