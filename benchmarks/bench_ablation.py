@@ -104,6 +104,21 @@ VARIANTS = {
     "cv auto (cross-fitted where a column is ID-like)": {"cv": "auto"},
     "capped widths, cv auto": {"embedding_dims": "capped", "cv": "auto"},
     "cross-fitted in 3 folds": {"cv": 3},
+    # Fewer, larger steps (issue 13's item 2): the tables' rate scales with
+    # the batch, as SGD on a batch's mean loss must move each row as far.
+    "batch 512 (table_learning_rate 200)": {
+        "batch_size": 512,
+        "table_learning_rate": 200.0,
+    },
+    "batch 512 (table_learning_rate 200), cv auto": {
+        "batch_size": 512,
+        "table_learning_rate": 200.0,
+        "cv": "auto",
+    },
+    # One epoch without improvement instead of two: most of these fits are
+    # best after their first epoch and train two more to find it out.
+    "patience 1": {"patience": 1},
+    "patience 1, cv auto": {"patience": 1, "cv": "auto"},
 }
 MODELS = ("gradient boosting", "k-nearest neighbours")
 
