@@ -55,7 +55,7 @@ bench: $(BIN)/.installed $(BENCH)/.installed
 	cd benchmarks && ../$(BIN)/python bench_vocabulary.py
 	cd benchmarks && ../$(BIN)/python bench_transform.py
 	cd benchmarks && for script in lookup transform training quality ablation \
-		time_to_quality scaling; do \
+		time_to_quality fit_floor scaling; do \
 		../$(BENCH)/python bench_$$script.py || exit 1; done
 
 clean:
