@@ -725,6 +725,12 @@ class EntityEmbeddingBase(BaseEstimator):
             Cosine similarities, highest first, indexed by category.
         """
         j = self._embedded_column(column)
+        if column in getattr(self, "constant_columns_", ()):  # embedders' only
+            raise ValueError(
+                f"Column {column!r} serves one vector to every category: its "
+                "vectors did not generalise out of fold (constant_columns_). Fit "
+                "with cv=5 or cv=None to keep them."
+            )
         categories = self.vocabulary_.categories_[j]
         matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)
         if len(matches) == 0:

@@ -7,7 +7,8 @@ row's target. Folds reuse the full fit's codes (no string is hashed again), its
 training settings and its seed, and their vectors are rotated onto the full
 model's axes. The tables served afterwards are the average of the k rotated
 fold tables: new rows then get vectors of the kind the downstream model was
-trained on.
+trained on. The folds' held-out rows also tell which columns' vectors
+generalise at all (:func:`held_out_gains`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from numbers import Integral
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
@@ -31,6 +32,14 @@ if TYPE_CHECKING:
 # column has fewer training rows per category than ID_LIKE_ROWS on average.
 AUTO_FOLDS = 5
 ID_LIKE_ROWS = 10
+
+
+def id_like_columns(n_rows: int, n_categories: Sequence[int]) -> list[int]:
+    """The columns with fewer than ``ID_LIKE_ROWS`` rows per category, by index
+    (see :func:`has_id_like_column`)."""
+    return [
+        j for j, k in enumerate(n_categories) if 0 < k and n_rows < ID_LIKE_ROWS * k
+    ]
 
 
 def has_id_like_column(n_rows: int, n_categories: Sequence[int]) -> bool:
@@ -52,13 +61,22 @@ def has_id_like_column(n_rows: int, n_categories: Sequence[int]) -> bool:
     n_categories : sequence of int
         Each column's categories (reserved codes not counted).
     """
-    return any(0 < k and n_rows < ID_LIKE_ROWS * k for k in n_categories)
+    return bool(id_like_columns(n_rows, n_categories))
 
 
 def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Orthogonal R minimising ||source @ R - target|| (Schönemann, 1966)."""
     u, _, vt = np.linalg.svd(source.T.astype(np.float64) @ target, full_matrices=False)
     return (u @ vt).astype(np.float32)
+
+
+class CrossFit(NamedTuple):
+    """What :func:`cross_fitted_embeddings` returns."""
+
+    features: np.ndarray
+    predictions: np.ndarray | None
+    mean_tables: list[np.ndarray]
+    held_out_gains: dict[int, np.ndarray]
 
 
 def cross_fitted_embeddings(
@@ -68,7 +86,8 @@ def cross_fitted_embeddings(
     *,
     epochs: int | None = None,
     predict: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
+    gains_of: Sequence[int] = (),
+) -> CrossFit:
     """Each row's vectors (and prediction) from the fold model that did not
     train on it, and the fold models' average tables.
 
@@ -88,15 +107,18 @@ def cross_fitted_embeddings(
     predict : bool, default=False
         Also return each row's out-of-fold prediction (see
         :func:`~entembed._numpy_network.output_columns`).
+    gains_of : sequence of int, default=()
+        Columns whose held-out gains to measure (see :func:`held_out_gains`).
 
     Returns
     -------
-    features : ndarray of shape (n_rows, sum of widths), float32
-    predictions : ndarray of shape (n_rows, n_outputs), float32, or None
-    mean_tables : list of ndarray
-        Per column, the mean over folds of each fold's table rotated onto
+    CrossFit
+        ``features``, shape (n_rows, sum of widths), float32; ``predictions``,
+        shape (n_rows, n_outputs), float32, or None; ``mean_tables``: per
+        column, the mean over folds of each fold's table rotated onto
         ``tables``' axes, a category the fold never trained on read as its
-        unknown vector (what the fold served such a row).
+        unknown vector (what the fold served such a row); ``held_out_gains``:
+        for each column of ``gains_of``, each row's held-out gain.
     """
     from ._training import fit_network
 
@@ -123,6 +145,7 @@ def cross_fitted_embeddings(
     predictions = None
     sums = [np.zeros(t.shape, np.float64) for t in tables]
     n_folds = 0
+    gains = {j: np.empty(len(codes)) for j in gains_of}
     for train, test in splitter.split(codes, target):
         # The fold learns with the full model's codes and starting weights: a
         # category's row starts where it started there, and plain SGD moves it
@@ -142,16 +165,75 @@ def cross_fitted_embeddings(
         for total, table in zip(sums, rotated, strict=True):
             total += table
         n_folds += 1
-        if predict:
+        if predict or gains:
             held_out = _as_the_fold_saw(codes[train], codes[test])
+        if predict:
             output = output_columns(
                 fold.forward(held_out, encoded.numeric[test]), config.task
             )
             if predictions is None:
                 predictions = np.empty((len(codes), output.shape[1]), np.float32)
             predictions[test] = output
+        for j, gain in gains.items():
+            gain[test] = held_out_gains(
+                fold,
+                j,
+                codes[train],
+                held_out,
+                encoded.numeric[test],
+                target[test],
+                config.task,
+            )
     mean_tables = [(total / n_folds).astype(np.float32) for total in sums]
-    return out, predictions, mean_tables
+    if weight is not None:  # each row's gain counts by its weight
+        gains = {j: gain * weight / weight.mean() for j, gain in gains.items()}
+    return CrossFit(out, predictions, mean_tables, gains)
+
+
+def held_out_gains(
+    network, column, train_codes, codes, numeric, target, task: str
+) -> np.ndarray:
+    """How much a column's vectors lower a fold model's loss on each row it did
+    not train on: the row's loss with the column's mean vector over the fold's
+    training rows in place of its own, minus its loss with its own.
+
+    Where they average zero or less, the column's vectors did not generalise
+    beyond the rows they learned from: an ID-like column of noise memorises
+    its few rows per category, and gives new rows noise.
+    """
+    table = network.tables[column]
+    mean = table[train_codes[:, column]].mean(axis=0, dtype=np.float64)
+    flat = [*network.tables]
+    flat[column] = np.broadcast_to(mean.astype(np.float32), table.shape)
+    own = row_losses(network.forward(codes, numeric), target, task)
+    without = replace(network, tables=flat).forward(codes, numeric)
+    return row_losses(without, target, task) - own
+
+
+def informative(gains: np.ndarray) -> bool:
+    """Whether rows' held-out gains are positive beyond chance: their mean
+    over two standard errors (a one-sided test at about 2.5%)."""
+    if len(gains) < 2:
+        return False
+    return bool(gains.mean() > 2 * gains.std(ddof=1) / np.sqrt(len(gains)))
+
+
+def row_losses(output, target, task: str) -> np.ndarray:
+    """Each row's training loss, as numbers: the squared error (regression,
+    mean over the outputs), binary or categorical cross-entropy (on logits)."""
+    output = np.asarray(output, dtype=np.float64)
+    target = np.asarray(target)
+    if task == "regression":
+        losses = ((output - target.reshape(output.shape)) ** 2).mean(axis=1)
+    elif task == "binary":
+        logit, label = output[:, 0], target.reshape(-1).astype(np.float64)
+        losses = np.logaddexp(0.0, logit) - label * logit
+    else:
+        shifted = output - output.max(axis=1, keepdims=True)
+        log_total = np.log(np.exp(shifted).sum(axis=1))
+        picked = shifted[np.arange(len(output)), target.reshape(-1).astype(np.intp)]
+        losses = log_total - picked
+    return losses
 
 
 def _seen(train_column: np.ndarray, size: int) -> np.ndarray:

@@ -6,6 +6,12 @@ November. A December table of 1,000 flights then learns its own embeddings,
 once from scratch and once starting from (or frozen at) the large table's
 vectors; gradient boosting on each set of features predicts the other
 December flights. Three random December samples.
+
+With the default ``cv="auto"``, planes and flight numbers (one or two rows
+each in December) do not generalise out of fold and serve one mean vector
+each; from scratch then does as well as transferred (0.578, 0.576 and 0.574
+when written). With ``cv=5``, which keeps their vectors, transfer helped:
+0.566 against 0.555 from scratch.
 """
 
 import warnings

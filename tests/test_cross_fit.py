@@ -14,7 +14,7 @@ from training_data import FAST, city_table
 import entembed
 import entembed._vocabulary
 from entembed import EntityEmbedder, EntityEmbeddingRegressor
-from entembed._cross_fit import has_id_like_column
+from entembed._cross_fit import has_id_like_column, informative, row_losses
 
 
 @pytest.mark.slow
@@ -323,10 +323,24 @@ def test_id_like_means_fewer_than_ten_rows_per_category(n_rows, n_categories, id
     assert has_id_like_column(n_rows, n_categories) is id_like
 
 
-def _with_an_id_column(n=300):
+def _with_an_id_column(n=300, *, informative=True, name="customer", seed=0):
+    """The city table with an ID-like column of 4 rows per category; with
+    ``informative``, each category adds its own effect to the target."""
     X, y = city_table(n=n)
-    X["customer"] = [f"c{i % (n // 4)}" for i in range(n)]  # 4 rows each
+    ids = np.arange(n) % (n // 4)
+    X[name] = [f"c{i}" for i in ids]
+    if informative:
+        y = y + np.random.default_rng(seed).normal(0, 2, n // 4)[ids]
     return X, y
+
+
+def _blocks(embedder):
+    """Each embedded column's slice of the features."""
+    starts = np.cumsum([0, *embedder.embedding_dims_.values()])
+    return {
+        c: slice(a, b)
+        for c, a, b in zip(embedder.embedding_dims_, starts, starts[1:], strict=False)
+    }
 
 
 @pytest.mark.parametrize(
@@ -344,10 +358,127 @@ def test_cv_auto_cross_fits_in_five_folds_where_a_column_is_id_like(
         expected = explicit.fit_transform(X, y)
     assert default.get_params()["cv"] == "auto"
     assert default.cv_ == explicit.cv_ == folds
+    assert default.constant_columns_ == explicit.constant_columns_ == []
     np.testing.assert_array_equal(features, expected)
     np.testing.assert_array_equal(default.transform(X), explicit.transform(X))
     default.save(tmp_path / "model.npz")
     assert entembed.load(tmp_path / "model.npz").cv_ == folds
+
+
+def test_cv_auto_serves_an_id_like_column_of_noise_as_its_mean_vector(tmp_path):
+    # The customers carry nothing about the target: out of fold, their vectors
+    # give new rows noise. Each row gets the column's mean vector instead, and
+    # with no other ID-like column, the features are in-sample (one fit's).
+    X, y = _with_an_id_column(informative=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
+        default = EntityEmbedder(**FAST)
+        features = default.fit_transform(X, y)
+        in_sample = EntityEmbedder(**FAST, cv=None).fit(X, y)
+    assert default.cv_ is None
+    assert default.constant_columns_ == ["customer"]
+    np.testing.assert_array_equal(features, default.transform(X))
+    served, full = default.transform(X), in_sample.transform(X)
+    blocks = _blocks(default)
+    customer = served[:, blocks["customer"]]
+    np.testing.assert_allclose(
+        customer,
+        np.broadcast_to(full[:, blocks["customer"]].mean(axis=0), customer.shape),
+        rtol=1e-5,
+    )
+    for column in ("city", "plan"):
+        np.testing.assert_array_equal(
+            served[:, blocks[column]], full[:, blocks[column]]
+        )
+    # a new category gets the same vector
+    new = X.head(3).assign(customer="never seen")
+    np.testing.assert_array_equal(
+        default.transform(new)[:, blocks["customer"]], customer[:3]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"Column 'customer' serves one vector to every category: its "
+        r"vectors did not generalise out of fold \(constant_columns_\)\. Fit "
+        r"with cv=5 or cv=None to keep them\.",
+    ):
+        default.most_similar("customer", "c1")
+    assert len(default.most_similar("city", "city1", k=3)) == 3
+    default.save(tmp_path / "model.npz")
+    loaded = entembed.load(tmp_path / "model.npz")
+    assert loaded.constant_columns_ == ["customer"] and loaded.cv_ is None
+    np.testing.assert_array_equal(loaded.transform(X), served)
+
+
+def test_cv_auto_keeps_cross_fitting_for_an_informative_id_like_column():
+    # One ID-like column carries the target, one does not: the features stay
+    # cross-fitted, and the noise column is constant out of fold too.
+    X, y = _with_an_id_column()
+    X["visit"] = [f"v{i}" for i in np.random.default_rng(3).permutation(len(X)) // 4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
+        default = EntityEmbedder(**FAST)
+        features = default.fit_transform(X, y)
+        explicit = EntityEmbedder(**FAST, cv=5).fit_transform(X, y)
+    assert default.cv_ == 5
+    assert default.constant_columns_ == ["visit"]
+    blocks = _blocks(default)
+    visit = features[:, blocks["visit"]]
+    np.testing.assert_array_equal(visit, np.broadcast_to(visit[0], visit.shape))
+    np.testing.assert_array_equal(default.transform(X)[:, blocks["visit"]], visit)
+    for column in ("city", "plan", "customer"):
+        np.testing.assert_array_equal(
+            features[:, blocks[column]], explicit[:, blocks[column]]
+        )
+
+
+def test_an_explicit_cv_keeps_every_columns_vectors():
+    X, y = _with_an_id_column(informative=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
+        embedder = EntityEmbedder(**FAST, cv=5).fit(X, y)
+    assert embedder.cv_ == 5 and embedder.constant_columns_ == []
+    customer = embedder.transform(X)[:, _blocks(embedder)["customer"]]
+    assert not np.allclose(customer, customer[0])
+
+
+def test_held_out_gains_are_informative_beyond_two_standard_errors():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 1, 10_000)
+    assert not informative(noise - noise.mean())
+    assert informative(noise - noise.mean() + 0.03)  # 3 standard errors
+    assert not informative(noise - noise.mean() + 0.01)  # 1
+    assert not informative(np.array([1.0]))
+
+
+def test_row_losses_are_the_training_losses():
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(0)
+    output = rng.normal(size=(6, 3))
+    classes = np.array([0, 2, 1, 1, 0, 2])
+    labels = np.array([0, 1, 1, 0, 1, 0], dtype=float)
+    targets = rng.normal(size=(6, 3))
+    as_torch = torch.from_numpy
+    expected = {
+        "multiclass": F.cross_entropy(
+            as_torch(output), as_torch(classes), reduction="none"
+        ),
+        "binary": F.binary_cross_entropy_with_logits(
+            as_torch(output[:, 0]), as_torch(labels), reduction="none"
+        ),
+        "regression": F.mse_loss(
+            as_torch(output), as_torch(targets), reduction="none"
+        ).mean(dim=1),
+    }
+    for task, target in (
+        ("multiclass", classes),
+        ("binary", labels),
+        ("regression", targets),
+    ):
+        np.testing.assert_allclose(
+            row_losses(output, target, task), expected[task].numpy(), rtol=1e-10
+        )
 
 
 def test_cv_auto_counts_the_categories_the_vocabulary_kept():

@@ -46,11 +46,14 @@ def test_example_runs(path, capsys):
 
 
 @pytest.mark.slow
-def test_transfer_from_a_large_related_table_improves_the_small_one(capsys):
-    # The example's own measurement, on real flights: transferred vectors give
-    # gradient boosting a better AUC on a small table than vectors learned
-    # from its rows alone (with the default cross-fitting: 0.566 transferred
-    # and 0.564 frozen against 0.555, std 0.003-0.009, when written).
+def test_transfer_is_on_par_with_the_default_from_scratch(capsys):
+    # The example's own measurement, on real flights. With cross-fitting alone
+    # (cv=5), transferred vectors beat those learned on the 1,000 rows (0.566
+    # against 0.555). The default now serves planes and flight numbers, which
+    # do not generalise out of fold there, as one mean vector each: from
+    # scratch then scores 0.578 ± 0.004, transferred 0.576 ± 0.005 and frozen
+    # 0.574 ± 0.006 when written. Transfer must still learn (far above
+    # chance) and stay within noise of the default from scratch.
     (path,) = [p for p in EXAMPLES if p.stem == MEASURED]
     runpy.run_path(str(path), run_name="__main__")
     means = {
@@ -59,5 +62,7 @@ def test_transfer_from_a_large_related_table_improves_the_small_one(capsys):
             r"^  (.+?) +(0\.\d+) ±", capsys.readouterr().out, re.M
         )
     }
-    assert means["transferred"] > means["from scratch"] + 0.005
-    assert means["transferred, frozen"] > means["from scratch"] + 0.005
+    assert means["from scratch"] > 0.565
+    for name in ("transferred", "transferred, frozen"):
+        assert means[name] > 0.565
+        assert abs(means[name] - means["from scratch"]) < 0.01

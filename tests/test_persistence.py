@@ -154,6 +154,16 @@ def test_load_rejects_other_versions_and_tampering(tmp_path):
         ):
             entembed.load(path)
 
+    for constant in (["no such column"], [3], "city"):
+        path = _saved(tmp_path)
+        _rewrite_meta(path, lambda m, c=constant: m.update(constant_columns=c))
+        with pytest.raises(
+            ValueError,
+            match=r"contents are inconsistent.*constant columns .* are not "
+            r"embedded columns",
+        ):
+            entembed.load(path)
+
     path = _saved(tmp_path)
     _rewrite_meta(path, lambda m: m.update(estimator="os.system"))
     with pytest.raises(ValueError, match=r"unknown estimator 'os.system'"):
@@ -223,7 +233,7 @@ def test_load_reads_files_written_by_entembed_0_1(request):
 
 
 # Parameters added since 0.1.0; a file stores every parameter.
-NEW_ENTRIES = {"cv": None}
+NEW_ENTRIES = {"cv": None, "constant_columns": []}
 NEW_PARAMETERS = {
     "checkpoint_dir": None,
     "callbacks": None,
