@@ -35,15 +35,7 @@ ID_LIKE_ROWS = 10
 
 
 def id_like_columns(n_rows: int, n_categories: Sequence[int]) -> list[int]:
-    """The columns with fewer than ``ID_LIKE_ROWS`` rows per category, by index
-    (see :func:`has_id_like_column`)."""
-    return [
-        j for j, k in enumerate(n_categories) if 0 < k and n_rows < ID_LIKE_ROWS * k
-    ]
-
-
-def has_id_like_column(n_rows: int, n_categories: Sequence[int]) -> bool:
-    """Whether some column has fewer than ``ID_LIKE_ROWS`` rows per category.
+    """The columns with fewer than ``ID_LIKE_ROWS`` rows per category, by index.
 
     Such a column's vectors learn from a few rows each, so in-sample features
     carry those rows' targets, and a downstream model trained on them trusts
@@ -60,8 +52,14 @@ def has_id_like_column(n_rows: int, n_categories: Sequence[int]) -> bool:
         Training rows.
     n_categories : sequence of int
         Each column's categories (reserved codes not counted).
+
+    Returns
+    -------
+    list of int
     """
-    return bool(id_like_columns(n_rows, n_categories))
+    return [
+        j for j, k in enumerate(n_categories) if 0 < k and n_rows < ID_LIKE_ROWS * k
+    ]
 
 
 def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from training_data import FAST, city_table
 import entembed
 import entembed._vocabulary
 from entembed import EntityEmbedder, EntityEmbeddingRegressor
-from entembed._cross_fit import has_id_like_column, informative, row_losses
+from entembed._cross_fit import id_like_columns, informative, row_losses
 
 
 @pytest.mark.slow
@@ -312,15 +312,15 @@ def test_fit_and_fit_transform_with_cv_leave_the_same_model():
 @pytest.mark.parametrize(
     ("n_rows", "n_categories", "id_like"),
     [
-        (100, [10], False),  # 10 rows per category: not ID-like
-        (100, [11], True),
-        (100, [2, 3, 11], True),  # any column
-        (100, [0, 5], False),  # a column of missing values only
-        (0, [0], False),
+        (100, [10], []),  # 10 rows per category: not ID-like
+        (100, [11], [0]),
+        (100, [2, 3, 11, 50], [2, 3]),  # each column
+        (100, [0, 5], []),  # a column of missing values only
+        (0, [0], []),
     ],
 )
 def test_id_like_means_fewer_than_ten_rows_per_category(n_rows, n_categories, id_like):
-    assert has_id_like_column(n_rows, n_categories) is id_like
+    assert id_like_columns(n_rows, n_categories) == id_like
 
 
 def _with_an_id_column(n=300, *, informative=True, name="customer", seed=0):
