@@ -172,16 +172,18 @@ def cross_fitted_embeddings(
             if predictions is None:
                 predictions = np.empty((len(codes), output.shape[1]), np.float32)
             predictions[test] = output
-        for j, gain in gains.items():
-            gain[test] = held_out_gains(
+        if gains:
+            found = held_out_gains(
                 fold,
-                j,
+                list(gains),
                 codes[train],
                 held_out,
                 encoded.numeric[test],
                 target[test],
                 config.task,
             )
+            for j, gain in gains.items():
+                gain[test] = found[j]
     mean_tables = [(total / n_folds).astype(np.float32) for total in sums]
     if weight is not None:  # each row's gain counts by its weight
         gains = {j: gain * weight / weight.mean() for j, gain in gains.items()}
@@ -189,23 +191,26 @@ def cross_fitted_embeddings(
 
 
 def held_out_gains(
-    network, column, train_codes, codes, numeric, target, task: str
-) -> np.ndarray:
-    """How much a column's vectors lower a fold model's loss on each row it did
-    not train on: the row's loss with the column's mean vector over the fold's
-    training rows in place of its own, minus its loss with its own.
+    network, columns, train_codes, codes, numeric, target, task: str
+) -> dict[int, np.ndarray]:
+    """How much each column's vectors lower a fold model's loss on each row it
+    did not train on: the row's loss with the column's mean vector over the
+    fold's training rows in place of its own, minus its loss with its own.
 
     Where they average zero or less, the column's vectors did not generalise
     beyond the rows they learned from: an ID-like column of noise memorises
     its few rows per category, and gives new rows noise.
     """
-    table = network.tables[column]
-    mean = table[train_codes[:, column]].mean(axis=0, dtype=np.float64)
-    flat = [*network.tables]
-    flat[column] = np.broadcast_to(mean.astype(np.float32), table.shape)
     own = row_losses(network.forward(codes, numeric), target, task)
-    without = replace(network, tables=flat).forward(codes, numeric)
-    return row_losses(without, target, task) - own
+    gains = {}
+    for j in columns:
+        table = network.tables[j]
+        mean = table[train_codes[:, j]].mean(axis=0, dtype=np.float64)
+        flat = [*network.tables]
+        flat[j] = np.broadcast_to(mean.astype(np.float32), table.shape)
+        without = replace(network, tables=flat).forward(codes, numeric)
+        gains[j] = row_losses(without, target, task) - own
+    return gains
 
 
 def informative(gains: np.ndarray) -> bool:
