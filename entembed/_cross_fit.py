@@ -205,12 +205,16 @@ def held_out_gains(
     gains = {}
     for j in columns:
         table = network.tables[j]
-        mean = table[train_codes[:, j]].mean(axis=0, dtype=np.float64)
         flat = [*network.tables]
-        flat[j] = np.broadcast_to(mean.astype(np.float32), table.shape)
+        flat[j] = np.broadcast_to(mean_vector(table, train_codes[:, j]), table.shape)
         without = replace(network, tables=flat).forward(codes, numeric)
         gains[j] = row_losses(without, target, task) - own
     return gains
+
+
+def mean_vector(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """A column's mean vector over rows (``codes``: each row's code), float32."""
+    return table[codes].mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
 def informative(gains: np.ndarray) -> bool:

@@ -20,6 +20,7 @@ from ._cross_fit import (
     cross_fitted_embeddings,
     id_like_columns,
     informative,
+    mean_vector,
 )
 from ._dataframe import check_finite_numeric, numeric_array
 from ._numpy_network import output_columns
@@ -586,8 +587,8 @@ def _constant(tables, columns, encoded: EncodedTable) -> list[np.ndarray]:
     over the training rows."""
     tables = list(tables)
     for j in columns:
-        mean = tables[j][encoded.codes[:, j]].mean(axis=0, dtype=np.float64)
-        tables[j] = np.tile(mean.astype(np.float32), (len(tables[j]), 1))
+        mean = mean_vector(tables[j], encoded.codes[:, j])
+        tables[j] = np.tile(mean, (len(tables[j]), 1))
     return tables
 
 

@@ -431,6 +431,19 @@ def test_cv_auto_keeps_cross_fitting_for_an_informative_id_like_column():
         )
 
 
+def test_the_held_out_test_weighs_rows_by_their_sample_weight():
+    # Equal weights train the same network as none (the loss is a weighted
+    # mean) and scale every row's gain alike: the same columns are constant.
+    X, y = _with_an_id_column()
+    X["visit"] = [f"v{i}" for i in np.random.default_rng(3).permutation(len(X)) // 4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
+        plain = EntityEmbedder(**FAST).fit(X, y)
+        weighted = EntityEmbedder(**FAST).fit(X, y, sample_weight=np.full(len(X), 2.0))
+    assert weighted.constant_columns_ == plain.constant_columns_ == ["visit"]
+    assert weighted.cv_ == plain.cv_ == 5
+
+
 def test_an_explicit_cv_keeps_every_columns_vectors():
     X, y = _with_an_id_column(informative=False)
     with warnings.catch_warnings():
