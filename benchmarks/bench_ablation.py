@@ -126,6 +126,9 @@ VARIANTS = {
     # held-out loss by two standard errors serves its mean vector, and with
     # no ID-like column left, the features are in-sample.
     "cv auto, uninformative ID-like columns constant": {"cv": "auto"},
+    # Cheaper steps (the fit-speed issue): a fit is its steps (the fit floor
+    # page), and the MLP's products are most of a step.
+    "hidden units (128, 64)": {"hidden_units": (128, 64)},
 }
 MODELS = ("gradient boosting", "k-nearest neighbours")
 
