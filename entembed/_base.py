@@ -146,6 +146,9 @@ class EncodedTable:
 class EntityEmbeddingBase(BaseEstimator):
     """Shared parameters and fitting of entembed's estimators (not public)."""
 
+    # Parameters a model file may lack, with the value it was trained with:
+    # files written before the schedule existed trained at constant rates.
+    _params_before: dict = {"learning_rate_schedule": "constant"}
     _parameter_constraints: dict = {
         "categorical_columns": [StrOptions({"auto"}), "array-like"],
         "numeric_columns": [StrOptions({"auto"}), "array-like", None],
@@ -595,9 +598,7 @@ class EntityEmbeddingBase(BaseEstimator):
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict):
         """The fitted estimator that :meth:`_export_state` described."""
-        params = dict(meta["params"])
-        # Files written before the schedule existed trained at constant rates.
-        params.setdefault("learning_rate_schedule", "constant")
+        params = {**cls._params_before, **meta["params"]}
         if "hidden_units" in params:
             params["hidden_units"] = tuple(params["hidden_units"])
         estimator = cls(**params)

@@ -101,9 +101,10 @@ def _scaled(encoder, train_features, test_features, numeric, train, test):
     """Model inputs: encoder outputs beside the standardised numeric columns.
 
     Encoder outputs are standardised too (what k-nearest neighbours and linear
-    models need), except learned embeddings, which are used as learned, as
-    Guo & Berkhahn did: the network shaped their distances, and standardising
-    each dimension would give its noisy low-variance ones equal weight.
+    models need), except learned embeddings, which are used as served (their
+    ``feature_scale``), as Guo & Berkhahn used them as learned: the network
+    shaped their distances, and standardising each dimension would give its
+    noisy low-variance ones equal weight.
     """
     if not isinstance(encoder, EntityEmbedder):
         scaler = StandardScaler().fit(train_features)
@@ -144,7 +145,7 @@ def compare_encoders(
     columns are standardised and passed to every model alike (and to the
     embedding network, which learns what they leave over). Each encoder is
     fitted once per fold and its features feed all three models: other
-    encoders' outputs standardised, embeddings as learned (see ``_scaled``).
+    encoders' outputs standardised, embeddings as served (see ``_scaled``).
 
     Parameters
     ----------

@@ -93,6 +93,21 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         the training rows' predictions are always out-of-fold, from the
         ``cv`` folds or, when ``cv`` is None, from 5 folds trained for them (5
         more fits); ``transform`` gives the full model's.
+    feature_scale : {"balanced"} or None, default="balanced"
+        How the served vectors are scaled, for models that measure distances
+        (k-nearest neighbours, kernels, clustering) beside standardised
+        columns. The scale of learned vectors is arbitrary: a column the
+        network spread ten times wider would weigh ten times more in a
+        distance, whatever its use. ``"balanced"`` multiplies each column's
+        vectors by one factor, so that its spread over the training rows (the
+        sum of its features' variances) becomes the square root of the
+        learned one, and all columns' spreads then average 1, the spread of a
+        standardised column: wider columns still weigh more, by the square
+        root. Each column's directions and the distances within it stay as
+        learned; trees and gradient boosting are unaffected (one factor per
+        feature), and the network's first layer takes the inverse factors, so
+        its predictions stay. ``None`` serves the tables as learned.
+        ``feature_scales_`` holds the factors.
     encoder : {"embedding", "onehot"}, default="embedding"
         Lookup tables, or the one-hot linear baseline (same features, slower).
     embedding_dims : "auto", "capped", int, dict or callable, default="auto"
@@ -219,6 +234,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     constant_columns_ : list of str
         ID-like columns that ``cv="auto"`` found uninformative out of fold:
         each serves one vector, its mean over the training rows, to every row.
+    feature_scales_ : dict of str to float
+        The factor each column's learned vectors were multiplied by
+        (``feature_scale``); 1.0 with None.
     vocabulary_ : CategoryVocabulary
         The fitted codes.
     n_features_in_ : int
@@ -258,7 +276,10 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             None,
         ],
         "append_prediction": ["boolean"],
+        "feature_scale": [StrOptions({"balanced"}), None],
     }
+    # Files written before the parameter served the tables as learned.
+    _params_before = {**EntityEmbeddingBase._params_before, "feature_scale": None}
 
     def __init__(
         self,
@@ -269,6 +290,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         task="auto",
         cv="auto",
         append_prediction=False,
+        feature_scale="balanced",
         encoder="embedding",
         embedding_dims="auto",
         hidden_units=(256, 128),
@@ -346,6 +368,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         self.task = task
         self.cv = cv
         self.append_prediction = append_prediction
+        self.feature_scale = feature_scale
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -400,6 +423,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         encoded = self._fit(X, y, sample_weight)
         if self._serves_fold_mean:
             self._cross_fit(encoded, continued)
+        self._scale_features(encoded)
         return self
 
     @property
@@ -504,9 +528,12 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         embeddings = predictions = None
         if self._folds is not None or self.append_prediction:
             embeddings, predictions = self._cross_fit(encoded, continued)
+        factors = self._scale_features(encoded)
         out = self._features(encoded.codes, encoded.frame)
         if embeddings is not None:
-            out[:, : sum(self.network_.widths)] = embeddings
+            out[:, : sum(self.network_.widths)] = embeddings * np.repeat(
+                factors, self.network_.widths
+            ).astype(np.float32)
         if predictions is not None:
             out[:, self._prediction_block] = predictions
         return out
@@ -548,12 +575,28 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             features[:, starts[j] : starts[j + 1]] = tables[j][0]
         return features, fitted.predictions
 
+    def _scale_features(self, encoded: EncodedTable) -> np.ndarray:
+        """Scale the served vectors by ``feature_scale`` (the network's first
+        layer takes the inverse); each column's factor."""
+        tables = self.network_.tables
+        factors = np.ones(len(tables))
+        if self.feature_scale == "balanced":
+            factors = balanced_scales(tables, encoded.codes)
+            self.network_ = self.network_.scaled(factors)
+        self.feature_scales_ = dict(
+            zip(self.categorical_columns_, map(float, factors), strict=True)
+        )
+        return factors
+
     # ------------------------------------------------------ fitted state
     def _export_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         meta, arrays = super()._export_state()
         meta["passthrough_columns"] = self.passthrough_columns_
         meta["cv"] = self.cv_
         meta["constant_columns"] = self.constant_columns_
+        meta["feature_scales"] = [
+            self.feature_scales_[c] for c in self.categorical_columns_
+        ]
         return meta, arrays
 
     @classmethod
@@ -579,7 +622,42 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         ):
             raise ValueError(f"constant columns {constant} are not embedded columns")
         estimator.constant_columns_ = list(constant)
+        columns = estimator.categorical_columns_
+        scales = meta.get("feature_scales", [1.0] * len(columns))  # older: as learned
+        if not (
+            isinstance(scales, list)
+            and len(scales) == len(columns)
+            and all(
+                isinstance(f, float | int)
+                and not isinstance(f, bool)
+                and 0 < f < np.inf
+                for f in scales
+            )
+        ):
+            raise ValueError(
+                f"feature scales {scales} are not one positive number per column"
+            )
+        estimator.feature_scales_ = dict(zip(columns, map(float, scales), strict=True))
         return estimator
+
+
+def balanced_scales(tables, codes: np.ndarray) -> np.ndarray:
+    """Each column's factor under ``feature_scale="balanced"``: its spread over
+    the training rows (``codes``), the sum of its features' variances, becomes
+    the root of the learned one, and the spreads then average 1. A column that
+    does not vary (a constant column) takes the common factor alone."""
+    spreads = np.zeros(len(tables))
+    for j, table in enumerate(tables):
+        share = np.bincount(codes[:, j], minlength=len(table)) / len(codes)
+        centred = table.astype(np.float64) - share @ table.astype(np.float64)
+        spreads[j] = share @ (centred**2).sum(axis=1)
+    varies = spreads > 1e-12
+    if not varies.any():
+        return np.ones(len(tables))
+    common = 1.0 / np.sqrt(np.sqrt(spreads[varies]).mean())
+    factors = np.full(len(tables), common)
+    factors[varies] = common * spreads[varies] ** -0.25
+    return factors
 
 
 def _constant(tables, columns, encoded: EncodedTable) -> list[np.ndarray]:

@@ -8,7 +8,8 @@ a GPU, and a model trained on a GPU serves on any CPU machine.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -120,6 +121,24 @@ class NumpyNetwork:
             if not direct:
                 out[rows, :total] = block
         return out
+
+    def scaled(self, factors: Sequence[float] | np.ndarray) -> NumpyNetwork:
+        """The same network with column ``j``'s vectors multiplied by
+        ``factors[j]`` and the first layer's weights on them divided by it:
+        other vectors, the same outputs (up to float rounding)."""
+        factor = np.asarray(factors, dtype=np.float64)
+        tables = [
+            (table * f).astype(np.float32)
+            for table, f in zip(self.tables, factor, strict=True)
+        ]
+        layers = list(self.layers)
+        if layers:
+            kind, params = layers[0]  # always linear: the MLP's first or the head
+            per_input = np.ones(params["weight"].shape[1])
+            per_input[: sum(self.widths)] = np.repeat(factor, self.widths)
+            weight = (params["weight"] / per_input).astype(params["weight"].dtype)
+            layers[0] = (kind, {**params, "weight": weight})
+        return replace(self, tables=tables, layers=layers)
 
     def forward(
         self, codes: np.ndarray, numeric: np.ndarray | None = None

@@ -18,7 +18,7 @@ from ._persistence import saveable
 
 
 def _shared_parameters(
-    exclude=("remainder", "task", "cv", "append_prediction"),
+    exclude=("remainder", "task", "cv", "append_prediction", "feature_scale"),
 ) -> str:
     """EntityEmbedder's Parameters section, less the parameters it alone has."""
     doc = inspect.cleandoc(EntityEmbedder.__doc__ or "")
@@ -62,7 +62,8 @@ class _Predictor(EntityEmbeddingBase):
         return self.network_.forward(codes, numeric)
 
     def transform_embeddings(self, X) -> np.ndarray:
-        """Each row's embedding vectors, as :meth:`EntityEmbedder.transform` gives.
+        """Each row's embedding vectors: the network's tables, as learned
+        (:meth:`EntityEmbedder.transform` with ``feature_scale=None``).
 
         Parameters
         ----------

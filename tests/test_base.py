@@ -287,7 +287,11 @@ def test_freeze_embeddings_keeps_transferred_tables_and_trains_the_others():
     frames = {"city": EntityEmbedder(**FAST).fit(X, y).embeddings_["city"].iloc[2:]}
     start = StartingTables()
     model = EntityEmbedder(
-        **FAST, init_embeddings=frames, freeze_embeddings=True, callbacks=[start]
+        **FAST,
+        init_embeddings=frames,
+        freeze_embeddings=True,
+        callbacks=[start],
+        feature_scale=None,  # serve the tables as trained
     ).fit(X2, y2)
     np.testing.assert_array_equal(model.network_.tables[0], start.tables[0])
     assert not np.allclose(model.network_.tables[1], start.tables[1])

@@ -1,5 +1,6 @@
 """EntityEmbedder: features, fitted attributes, pipelines, pickling and errors."""
 
+import itertools
 import pickle
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -21,6 +24,7 @@ from training_data import FAST, city_table
 from entembed import (
     EntityEmbedder,
 )
+from entembed._embedder import balanced_scales
 
 
 @pytest.fixture(scope="module")
@@ -310,3 +314,107 @@ def test_embedder_trained_on_gpu_transforms_on_a_cpu_only_process(tmp_path):
     """)
     env = {**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
+
+
+# ------------------------------------------------------------ feature_scale
+def _spreads(features, embedder) -> np.ndarray:
+    """Each column's spread: the sum of its features' variances."""
+    starts = np.cumsum([0, *embedder.embedding_dims_.values()])
+    return np.array(
+        [features[:, a:b].var(axis=0).sum() for a, b in itertools.pairwise(starts)]
+    )
+
+
+def _per_feature(embedder) -> np.ndarray:
+    """Each output feature's factor: its column's."""
+    return np.repeat(
+        list(embedder.feature_scales_.values()),
+        list(embedder.embedding_dims_.values()),
+    )
+
+
+def test_balanced_feature_scale_evens_the_columns_spreads_by_a_root():
+    X, y = city_table()
+    balanced = EntityEmbedder(**FAST).fit(X, y)
+    learned = EntityEmbedder(**FAST, feature_scale=None).fit(X, y)
+    assert learned.feature_scales_ == {"city": 1.0, "plan": 1.0}
+    # The same network: one factor per column, and the spreads of the
+    # training rows' features are the learned ones' roots, averaging 1.
+    np.testing.assert_allclose(
+        balanced.transform(X),
+        learned.transform(X) * _per_feature(balanced),
+        rtol=1e-5,
+        atol=1e-7,
+    )
+    spread, before = (
+        _spreads(balanced.transform(X), balanced),
+        _spreads(learned.transform(X), learned),
+    )
+    np.testing.assert_allclose(spread.mean(), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(
+        spread[0] / spread[1], np.sqrt(before[0] / before[1]), rtol=1e-5
+    )
+    # a cosine similarity within a column does not change
+    pd.testing.assert_series_equal(
+        balanced.most_similar("city", "city1", k=3),
+        learned.most_similar("city", "city1", k=3),
+        rtol=1e-4,
+    )
+
+
+def test_balanced_feature_scale_keeps_the_networks_predictions():
+    X, y = city_table()
+    kept = {"append_prediction": True, "cv": None}
+    balanced = EntityEmbedder(**FAST, **kept).fit(X, y)
+    learned = EntityEmbedder(**FAST, **kept, feature_scale=None).fit(X, y)
+    np.testing.assert_allclose(
+        balanced.transform(X)[:, -1], learned.transform(X)[:, -1], rtol=1e-5
+    )
+
+
+def test_balanced_feature_scale_scales_cross_fitted_features_alike():
+    X, y = city_table()
+    balanced = EntityEmbedder(**FAST, cv=3)
+    learned = EntityEmbedder(**FAST, cv=3, feature_scale=None)
+    factors = _per_feature(balanced.fit(X, y))
+    np.testing.assert_allclose(
+        balanced.fit_transform(X, y),
+        learned.fit_transform(X, y) * factors,
+        rtol=1e-5,
+        atol=1e-7,
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    seed=st.integers(0, 2**16),
+)
+def test_balanced_scales_are_a_root_of_the_spreads_averaging_one(widths, seed):
+    rng = np.random.default_rng(seed)
+    sizes = rng.uniform(0.01, 10, len(widths))
+    tables = [
+        (size * rng.normal(size=(6, w))).astype(np.float32)
+        for size, w in zip(sizes, widths, strict=True)
+    ]
+    codes = np.stack([np.r_[0, 1, rng.integers(0, 6, 40)] for _ in widths], axis=1)
+    factors = balanced_scales(tables, codes)
+    before = np.array([t[codes[:, j]].var(axis=0).sum() for j, t in enumerate(tables)])
+    after = before * factors**2
+    np.testing.assert_allclose(after.mean(), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(
+        after, np.sqrt(before) / np.sqrt(before).mean(), rtol=1e-4
+    )
+    # a wider column stays wider, by less
+    order = np.argsort(before)
+    assert (np.diff(after[order]) >= -1e-6).all()
+
+
+def test_balanced_scales_give_a_constant_column_the_common_factor():
+    tables = [np.ones((4, 2), np.float32), np.eye(4, 3, dtype=np.float32)]
+    codes = np.array([[0, 0], [1, 1], [2, 2], [3, 3]])
+    factors = balanced_scales(tables, codes)
+    # The one varying column (spread 4 x 3/16) averages 1 alone; the constant
+    # column takes the common factor, which puts the varying one's root at 1.
+    np.testing.assert_allclose(factors, [0.5625**-0.25, 0.5625**-0.5])
+    np.testing.assert_array_equal(balanced_scales(tables[:1], codes[:, :1]), [1.0])

@@ -66,3 +66,28 @@ def test_numpy_embed_is_each_columns_lookup_side_by_side(
     np.testing.assert_array_equal(restored.embed(codes), expected)
     if len(set(widths)) == 1:  # the tables are views into the one stacked array
         assert all(np.shares_memory(t, restored._stacked) for t in restored.tables)
+
+
+def test_scaled_network_serves_scaled_vectors_and_the_same_outputs():
+    torch.manual_seed(0)
+    network = EntityEmbeddingNetwork(
+        MODULE_CARDINALITIES, MODULE_DIMS, n_numeric=2, hidden_units=(16,)
+    )
+    codes, numeric = (
+        module_codes().numpy(),
+        np.random.default_rng(0).normal(size=(64, 2)),
+    )
+    copy = network.to_numpy()
+    factors = np.arange(1.0, len(MODULE_DIMS) + 1) / 3
+    scaled = copy.scaled(factors)
+    for table, original, factor in zip(
+        scaled.tables, copy.tables, factors, strict=True
+    ):
+        np.testing.assert_allclose(table, original * factor, rtol=1e-6)
+    np.testing.assert_allclose(
+        scaled.forward(codes, numeric), copy.forward(codes, numeric), rtol=1e-5
+    )
+    # the numeric inputs' weights and the original network are untouched
+    weight, original = scaled.layers[0][1]["weight"], copy.layers[0][1]["weight"]
+    np.testing.assert_array_equal(weight[:, -2:], original[:, -2:])
+    assert not np.shares_memory(weight, original)

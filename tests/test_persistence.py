@@ -164,6 +164,16 @@ def test_load_rejects_other_versions_and_tampering(tmp_path):
         ):
             entembed.load(path)
 
+    for scales in ("1.0", [1.0], [0.0, 1.0], [-1.0, 1.0], [True, 1.0], ["1", 1.0]):
+        path = _saved(tmp_path)
+        _rewrite_meta(path, lambda m, f=scales: m.update(feature_scales=f))
+        with pytest.raises(
+            ValueError,
+            match=r"contents are inconsistent.*feature scales .* are not one "
+            r"positive number per column",
+        ):
+            entembed.load(path)
+
     path = _saved(tmp_path)
     _rewrite_meta(path, lambda m: m.update(estimator="os.system"))
     with pytest.raises(ValueError, match=r"unknown estimator 'os.system'"):
@@ -233,7 +243,7 @@ def test_load_reads_files_written_by_entembed_0_1(request):
 
 
 # Parameters added since 0.1.0; a file stores every parameter.
-NEW_ENTRIES = {"cv": None, "constant_columns": []}
+NEW_ENTRIES = {"cv": None, "constant_columns": [], "feature_scales": [1.0, 1.0]}
 NEW_PARAMETERS = {
     "checkpoint_dir": None,
     "callbacks": None,
@@ -245,6 +255,7 @@ NEW_PARAMETERS = {
     "shrinkage": 0.0,
     "append_prediction": False,
     "learning_rate_schedule": "constant",  # what 0.1.0 trained with
+    "feature_scale": None,  # 0.1.0 served the tables as learned
 }
 
 

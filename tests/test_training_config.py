@@ -20,6 +20,7 @@ def test_training_config_holds_every_training_parameter_of_the_estimators():
         "task",
         "cv",
         "append_prediction",
+        "feature_scale",
         "embedding_dims",
         "min_frequency",
         "max_categories",
