@@ -4,6 +4,7 @@ supervised target and serves them as dense features.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from numbers import Integral
 
@@ -421,9 +422,10 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         """
         continued = len(self.history_) if self._continues() else 0
         encoded = self._fit(X, y, sample_weight)
+        features = None
         if self._serves_fold_mean:
-            self._cross_fit(encoded, continued)
-        self._scale_features(encoded)
+            features, _ = self._cross_fit(encoded, continued)
+        self._scale_features(encoded, features)
         return self
 
     @property
@@ -528,7 +530,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         embeddings = predictions = None
         if self._folds is not None or self.append_prediction:
             embeddings, predictions = self._cross_fit(encoded, continued)
-        factors = self._scale_features(encoded)
+        factors = self._scale_features(encoded, embeddings)
         out = self._features(encoded.codes, encoded.frame)
         if embeddings is not None:
             out[:, : sum(self.network_.widths)] = embeddings * np.repeat(
@@ -575,13 +577,27 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             features[:, starts[j] : starts[j + 1]] = tables[j][0]
         return features, fitted.predictions
 
-    def _scale_features(self, encoded: EncodedTable) -> np.ndarray:
+    def _scale_features(
+        self, encoded: EncodedTable, cross_fitted: np.ndarray | None = None
+    ) -> np.ndarray:
         """Scale the served vectors by ``feature_scale`` (the network's first
-        layer takes the inverse); each column's factor."""
+        layer takes the inverse); each column's factor. The spreads are those
+        of the training rows' features as :meth:`fit_transform` serves them:
+        out of fold where cross-fitted (``cross_fitted``), else looked up."""
         tables = self.network_.tables
         factors = np.ones(len(tables))
         if self.feature_scale == "balanced":
-            factors = balanced_scales(tables, encoded.codes)
+            if cross_fitted is None or not self._serves_fold_mean:
+                spreads = table_spreads(tables, encoded.codes)
+            else:
+                starts = np.cumsum([0, *self.network_.widths])
+                spreads = np.array(
+                    [
+                        cross_fitted[:, a:b].var(axis=0, dtype=np.float64).sum()
+                        for a, b in itertools.pairwise(starts)
+                    ]
+                )
+            factors = balanced_scales(spreads)
             self.network_ = self.network_.scaled(factors)
         self.feature_scales_ = dict(
             zip(self.categorical_columns_, map(float, factors), strict=True)
@@ -641,21 +657,28 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         return estimator
 
 
-def balanced_scales(tables, codes: np.ndarray) -> np.ndarray:
-    """Each column's factor under ``feature_scale="balanced"``: its spread over
-    the training rows (``codes``), the sum of its features' variances, becomes
-    the root of the learned one, and the spreads then average 1. A column that
-    does not vary (a constant column) takes the common factor alone."""
+def table_spreads(tables, codes: np.ndarray) -> np.ndarray:
+    """Each column's spread over rows (``codes``): the sum of the variances
+    of its looked-up vectors' features."""
     spreads = np.zeros(len(tables))
     for j, table in enumerate(tables):
         share = np.bincount(codes[:, j], minlength=len(table)) / len(codes)
         centred = table.astype(np.float64) - share @ table.astype(np.float64)
         spreads[j] = share @ (centred**2).sum(axis=1)
+    return spreads
+
+
+def balanced_scales(spreads: np.ndarray) -> np.ndarray:
+    """Each column's factor under ``feature_scale="balanced"``: a column's
+    spread becomes the root of ``spreads``' (the learned one), and the spreads
+    then average 1. A column that does not vary (a constant column) takes the
+    common factor alone."""
+    spreads = np.asarray(spreads, dtype=np.float64)
     varies = spreads > 1e-12
     if not varies.any():
-        return np.ones(len(tables))
+        return np.ones(len(spreads))
     common = 1.0 / np.sqrt(np.sqrt(spreads[varies]).mean())
-    factors = np.full(len(tables), common)
+    factors = np.full(len(spreads), common)
     factors[varies] = common * spreads[varies] ** -0.25
     return factors
 
