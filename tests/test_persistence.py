@@ -154,25 +154,24 @@ def test_load_rejects_other_versions_and_tampering(tmp_path):
         ):
             entembed.load(path)
 
-    for constant in (["no such column"], [3], "city"):
-        path = _saved(tmp_path)
-        _rewrite_meta(path, lambda m, c=constant: m.update(constant_columns=c))
-        with pytest.raises(
-            ValueError,
-            match=r"contents are inconsistent.*constant columns .* are not "
-            r"embedded columns",
-        ):
-            entembed.load(path)
-
-    for scales in ("1.0", [1.0], [0.0, 1.0], [-1.0, 1.0], [True, 1.0], ["1", 1.0]):
-        path = _saved(tmp_path)
-        _rewrite_meta(path, lambda m, f=scales: m.update(feature_scales=f))
-        with pytest.raises(
-            ValueError,
-            match=r"contents are inconsistent.*feature scales .* are not one "
-            r"positive number per column",
-        ):
-            entembed.load(path)
+    crafted = {
+        "constant_columns": (
+            (["no such column"], [3], "city"),
+            r"constant columns .* are not embedded columns",
+        ),
+        "feature_scales": (
+            ("1.0", [1.0], [0.0, 1.0], [-1.0, 1.0], [True, 1.0], ["1", 1.0]),
+            r"feature scales .* are not one positive number per column",
+        ),
+    }
+    for entry, (values, message) in crafted.items():
+        for value in values:
+            path = _saved(tmp_path)
+            _rewrite_meta(path, lambda m, e=entry, v=value: m.update({e: v}))
+            with pytest.raises(
+                ValueError, match=r"contents are inconsistent.*" + message
+            ):
+                entembed.load(path)
 
     path = _saved(tmp_path)
     _rewrite_meta(path, lambda m: m.update(estimator="os.system"))
