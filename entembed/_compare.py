@@ -101,10 +101,10 @@ def _scaled(encoder, train_features, test_features, numeric, train, test):
     """Model inputs: encoder outputs beside the standardised numeric columns.
 
     Encoder outputs are standardised too (what k-nearest neighbours and linear
-    models need), except learned embeddings, which are used as served (their
-    ``feature_scale``), as Guo & Berkhahn used them as learned: the network
-    shaped their distances, and standardising each dimension would give its
-    noisy low-variance ones equal weight.
+    models need), except learned embeddings, which are used as the embedder
+    serves them (its ``feature_scale``), as Guo & Berkhahn used theirs
+    unstandardised: the network shaped their distances, and standardising
+    each dimension would give its noisy low-variance ones equal weight.
     """
     if not isinstance(encoder, EntityEmbedder):
         scaler = StandardScaler().fit(train_features)
