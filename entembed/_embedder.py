@@ -111,7 +111,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         ``feature_scales_`` holds the factors. Measured on the nine quality
         tables, k-nearest neighbours (k=10) on the default features matches
         or beats it on target encoding on 7 instead of 5 (hotels RMSE 44.85
-        -> 38.42, target encoding 38.58; baseball 0.813 -> 0.755).
+        -> 38.42, target encoding 38.58; baseball 0.813 -> 0.755), at a cost
+        on grants (ROC AUC 0.924 -> 0.911, target encoding 0.900).
     encoder : {"embedding", "onehot"}, default="embedding"
         Lookup tables, or the one-hot linear baseline (same features, slower).
     embedding_dims : "auto", "capped", int, dict or callable, default="auto"
