@@ -667,7 +667,8 @@ def table_spreads(tables, codes: np.ndarray) -> np.ndarray:
     spreads = np.zeros(len(tables))
     for j, table in enumerate(tables):
         share = np.bincount(codes[:, j], minlength=len(table)) / len(codes)
-        centred = table.astype(np.float64) - share @ table.astype(np.float64)
+        values = table.astype(np.float64)
+        centred = values - share @ values
         spreads[j] = share @ (centred**2).sum(axis=1)
     return spreads
 
