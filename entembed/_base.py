@@ -149,6 +149,8 @@ class EntityEmbeddingBase(BaseEstimator):
     # Parameters a model file may lack, with the value it was trained with:
     # files written before the schedule existed trained at constant rates.
     _params_before: dict = {"learning_rate_schedule": "constant"}
+    # Why a column in constant_columns_ serves one vector, and the remedy.
+    _why_constant = ""
     _parameter_constraints: dict = {
         "categorical_columns": [StrOptions({"auto"}), "array-like"],
         "numeric_columns": [StrOptions({"auto"}), "array-like", None],
@@ -413,11 +415,10 @@ class EntityEmbeddingBase(BaseEstimator):
             table_names=categorical,
         )
         check_memory(config, len(codes))
-        from ._training import fit_network
-
-        network, new_history = fit_network(
-            config, codes, numeric_values, target.values, sample_weight, start
+        encoded = EncodedTable(
+            frame, codes, numeric_values, target, sample_weight, config, start
         )
+        network, new_history, constant = self._train(encoded)
         epochs = len(history)
         history += [{**row, "epoch": row["epoch"] + epochs} for row in new_history]
         self._set_fitted(
@@ -432,9 +433,25 @@ class EntityEmbeddingBase(BaseEstimator):
             has_names=has_names,
             classes=target.classes,
         )
-        return EncodedTable(
-            frame, codes, numeric_values, target, sample_weight, config, start
+        self.constant_columns_ = constant
+        return encoded
+
+    def _train(
+        self, encoded: EncodedTable
+    ) -> tuple[NumpyNetwork, list[dict], list[str]]:
+        """The trained network, its per-epoch history, and the columns it
+        serves one vector for (none here)."""
+        from ._training import fit_network
+
+        network, history = fit_network(
+            encoded.config,
+            encoded.codes,
+            encoded.numeric,
+            encoded.target.values,
+            encoded.sample_weight,
+            encoded.start,
         )
+        return network, history, []
 
     def _continues(self) -> bool:
         """Whether the next fit continues this fitted model (warm start)."""
@@ -592,6 +609,7 @@ class EntityEmbeddingBase(BaseEstimator):
             "history": json.loads(self.history_.to_json(orient="records")),
             "vocabulary": vocabulary,
             "layers": layers,
+            "constant_columns": self.constant_columns_,
         }
         return meta, {**arrays, **network_arrays}
 
@@ -634,6 +652,12 @@ class EntityEmbeddingBase(BaseEstimator):
             has_names=meta["has_feature_names"],
             classes=None if meta["classes"] is None else decode_values(meta["classes"]),
         )
+        constant = meta.get("constant_columns", [])  # older files: none
+        if not isinstance(constant, list) or not all(
+            isinstance(c, str) and c in columns for c in constant
+        ):
+            raise ValueError(f"constant columns {constant} are not embedded columns")
+        estimator.constant_columns_ = list(constant)
         return estimator
 
     # ----------------------------------------------------- fitted views
@@ -726,11 +750,11 @@ class EntityEmbeddingBase(BaseEstimator):
             Cosine similarities, highest first, indexed by category.
         """
         j = self._embedded_column(column)
-        if column in getattr(self, "constant_columns_", ()):  # embedders' only
+        # Estimators pickled before constant columns existed have none.
+        if column in getattr(self, "constant_columns_", ()):
             raise ValueError(
                 f"Column {column!r} serves one vector to every category: its "
-                "vectors did not generalise out of fold (constant_columns_). Fit "
-                "with cv=5 or cv=None to keep them."
+                f"vectors {self._why_constant}"
             )
         categories = self.vocabulary_.categories_[j]
         matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)

@@ -16,6 +16,17 @@ import torch
 from ._dataframe import check_finite_numeric
 
 
+def validation_split(
+    n_rows: int, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a fit validates on and the rows it trains on, by index: the
+    first ``round(fraction * n_rows)`` of a permutation seeded by ``seed``, and
+    the rest (what :class:`TensorDataModule` holds out)."""
+    order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))
+    n_val = round(fraction * n_rows)
+    return order[:n_val].numpy(), order[n_val:].numpy()
+
+
 def _as_tensor(name: str, values, dtype: torch.dtype | None = None) -> torch.Tensor:
     if isinstance(values, torch.Tensor):
         tensor = values
@@ -230,16 +241,17 @@ class TensorDataModule(L.LightningDataModule):
         if self._tensors is None:
             self._tensors = self._build_tensors()
             n = len(self._tensors["codes"])
-            n_val = round(self.validation_fraction * n)
-            if self.validation_fraction > 0 and (n_val < 1 or n - n_val < 1):
+            val_rows, train_rows = validation_split(
+                n, self.validation_fraction, self.random_state
+            )
+            if self.validation_fraction > 0 and not (len(val_rows) and len(train_rows)):
                 raise ValueError(
                     f"validation_fraction={self.validation_fraction} of {n} rows "
                     "leaves no row for validation or for training; pass more rows "
                     "or set validation_fraction=0."
                 )
-            generator = torch.Generator().manual_seed(self.random_state)
-            order = torch.randperm(n, generator=generator)
-            self.val_rows, self.train_rows = order[:n_val], order[n_val:]
+            self.val_rows = torch.from_numpy(val_rows)
+            self.train_rows = torch.from_numpy(train_rows)
         trainer = self.trainer
         if trainer is not None and trainer.strategy.root_device.type != "cpu":
             device = trainer.strategy.root_device

@@ -285,6 +285,10 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     }
     # Files written before the parameter served the tables as learned.
     _params_before = {**EntityEmbeddingBase._params_before, "feature_scale": None}
+    _why_constant = (
+        "did not generalise out of fold (constant_columns_). Fit with cv=5 or "
+        "cv=None to keep them."
+    )
 
     def __init__(
         self,
@@ -404,7 +408,6 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             if self._folds is None or isinstance(self._folds, Integral)
             else check_cv(self._folds).get_n_splits()
         )
-        self.constant_columns_: list[str] = []
         return encoded
 
     def fit(self, X, y, sample_weight=None):
@@ -613,7 +616,6 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         meta, arrays = super()._export_state()
         meta["passthrough_columns"] = self.passthrough_columns_
         meta["cv"] = self.cv_
-        meta["constant_columns"] = self.constant_columns_
         meta["feature_scales"] = [
             self.feature_scales_[c] for c in self.categorical_columns_
         ]
@@ -636,12 +638,6 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         ):
             raise ValueError(f"cv {folds!r} is not a number of folds")
         estimator.cv_ = folds
-        constant = meta.get("constant_columns", [])  # older files: none
-        if not isinstance(constant, list) or not all(
-            isinstance(c, str) and c in estimator.categorical_columns_ for c in constant
-        ):
-            raise ValueError(f"constant columns {constant} are not embedded columns")
-        estimator.constant_columns_ = list(constant)
         columns = estimator.categorical_columns_
         scales = meta.get("feature_scales", [1.0] * len(columns))  # older: as learned
         if not (

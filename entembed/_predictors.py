@@ -5,22 +5,41 @@ own predictions, computed with numpy after fit.
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import EncodedTable, EntityEmbeddingBase
+from ._cross_fit import held_out_gains, id_like_columns, informative
 from ._dataframe import check_finite_numeric, numeric_array
 from ._embedder import EntityEmbedder
-from ._numpy_network import output_columns
+from ._numpy_network import NumpyNetwork, output_columns
 from ._persistence import saveable
+from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
+
+_TEST_ID_COLUMNS_DOC = """test_id_columns : bool, default=True
+    Test each ID-like column (fewer than 10 training rows per category on
+    average) on the validation rows: where its vectors do not lower the
+    network's loss there by more than two standard errors, against the
+    column's mean vector over the training rows, they only memorised their
+    few rows per category, and the network is fitted again with the column
+    as one category (``constant_columns_``: every category gets its one
+    vector). That refit is the only extra cost, and only where a column
+    fails. Measured on the nine quality tables against one-hot with a linear
+    model: flights ROC AUC 0.637 -> 0.651 (one-hot 0.644; flight numbers and
+    planes constant), loans RMSE 4.31 -> 4.12 (4.21; job titles), road
+    deaths ROC AUC 0.872 -> 0.883 (0.879; case IDs), the six others
+    unchanged (their ID-like columns, where they have one, pass). Needs
+    ``validation_fraction > 0``. ``False`` keeps every column's vectors."""
 
 
 def _shared_parameters(
     exclude=("remainder", "task", "cv", "append_prediction", "feature_scale"),
 ) -> str:
-    """EntityEmbedder's Parameters section, less the parameters it alone has."""
+    """EntityEmbedder's Parameters section, less the parameters it alone has,
+    with the predictors' own after the column selection's."""
     doc = inspect.cleandoc(EntityEmbedder.__doc__ or "")
     section = doc.split("Parameters\n----------\n")[1].split("\n\nAttributes")[0]
     entries, kept = [], []
@@ -33,6 +52,8 @@ def _shared_parameters(
         names = entry[0].split(" : ")[0].split(", ")
         if not set(names) & set(exclude):
             kept.extend(entry)
+        if "numeric_columns" in names:
+            kept.extend(_TEST_ID_COLUMNS_DOC.splitlines())
     return "\n".join("    " + line if line else "" for line in kept)
 
 
@@ -48,12 +69,153 @@ _SHARED_DOC = (
     ----------
     The fitted attributes of :class:`EntityEmbedder` (``categories_``,
     ``cardinalities_``, ``embedding_dims_``, ``embeddings_``, ``history_``,
-    ``n_features_in_``, ``feature_names_in_``){extra}.
+    ``constant_columns_``, ``n_features_in_``, ``feature_names_in_``){extra}.
 """
 )
 
 
 class _Predictor(EntityEmbeddingBase):
+    _parameter_constraints: dict = {
+        **EntityEmbeddingBase._parameter_constraints,
+        "test_id_columns": ["boolean"],
+    }
+    # Files written before the parameter kept every column's vectors.
+    _params_before = {**EntityEmbeddingBase._params_before, "test_id_columns": False}
+    _why_constant = (
+        "did not generalise to the validation rows (constant_columns_). Fit "
+        "with test_id_columns=False to keep them."
+    )
+
+    def __init__(
+        self,
+        *,
+        categorical_columns="auto",
+        numeric_columns="auto",
+        test_id_columns=True,
+        encoder="embedding",
+        embedding_dims="auto",
+        hidden_units=(256, 128),
+        dropout=0.0,
+        batch_norm=False,
+        min_frequency=None,
+        max_categories=None,
+        handle_unknown="ignore",
+        handle_missing="category",
+        max_epochs=20,
+        batch_size=256,
+        learning_rate=3e-3,
+        weight_decay=0.0,
+        table_learning_rate=100.0,
+        category_dropout=0.0,
+        shrinkage=0.0,
+        learning_rate_schedule="cosine",
+        validation_fraction=0.1,
+        patience=2,
+        gradient_clip_val=None,
+        accelerator="auto",
+        devices="auto",
+        strategy="auto",
+        num_nodes=1,
+        precision="32-true",
+        n_threads=None,
+        checkpoint_dir=None,
+        callbacks=None,
+        logger=None,
+        init_embeddings=None,
+        freeze_embeddings=False,
+        warm_start=False,
+        random_state=None,
+        verbose=False,
+    ):
+        super().__init__(
+            categorical_columns=categorical_columns,
+            numeric_columns=numeric_columns,
+            encoder=encoder,
+            embedding_dims=embedding_dims,
+            hidden_units=hidden_units,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            min_frequency=min_frequency,
+            max_categories=max_categories,
+            handle_unknown=handle_unknown,
+            handle_missing=handle_missing,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            table_learning_rate=table_learning_rate,
+            category_dropout=category_dropout,
+            shrinkage=shrinkage,
+            learning_rate_schedule=learning_rate_schedule,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            gradient_clip_val=gradient_clip_val,
+            accelerator=accelerator,
+            devices=devices,
+            strategy=strategy,
+            num_nodes=num_nodes,
+            precision=precision,
+            n_threads=n_threads,
+            checkpoint_dir=checkpoint_dir,
+            callbacks=callbacks,
+            logger=logger,
+            init_embeddings=init_embeddings,
+            freeze_embeddings=freeze_embeddings,
+            warm_start=warm_start,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.test_id_columns = test_id_columns
+
+    def _train(
+        self, encoded: EncodedTable
+    ) -> tuple[NumpyNetwork, list[dict], list[str]]:
+        """Train; then, with ``test_id_columns``, train again with the ID-like
+        columns that fail the test on the validation rows as one category."""
+        network, history, _ = super()._train(encoded)
+        constant = self._uninformative_id_columns(encoded, network)
+        if not constant:
+            return network, history, []
+        codes = encoded.codes.copy()
+        codes[:, constant] = UNKNOWN_CODE
+        network, history, _ = super()._train(replace(encoded, codes=codes))
+        tables = list(network.tables)
+        for j in constant:  # every category serves the one vector it learned
+            tables[j] = np.tile(tables[j][UNKNOWN_CODE], (len(tables[j]), 1))
+        names = [encoded.config.table_names[j] for j in constant]
+        return replace(network, tables=tables), history, names
+
+    def _uninformative_id_columns(
+        self, encoded: EncodedTable, network: NumpyNetwork
+    ) -> list[int]:
+        """The ID-like columns whose vectors do not lower the loss on the
+        validation rows beyond chance, by index (none to test: empty)."""
+        config = encoded.config
+        levels = [n - N_RESERVED_CODES for n in config.cardinalities]
+        judged = id_like_columns(len(encoded.codes), levels)
+        if not (self.test_id_columns and judged and config.validation_fraction > 0):
+            return []
+        from ._data_module import validation_split
+
+        held_out, trained = validation_split(
+            len(encoded.codes), config.validation_fraction, config.seed
+        )
+        gains = held_out_gains(
+            network,
+            judged,
+            encoded.codes[trained],
+            encoded.codes[held_out],
+            encoded.numeric[held_out],
+            encoded.target.values[held_out],
+            config.task,
+        )
+        if encoded.sample_weight is not None:  # each row's gain by its weight
+            weight = encoded.sample_weight[held_out]
+            if not weight.sum() > 0:
+                return []
+            gains = {j: gain * weight / weight.mean() for j, gain in gains.items()}
+        return [j for j in judged if not informative(gains[j])]
+
     def _network_output(self, X) -> np.ndarray:
         check_is_fitted(self)
         codes, frame = self._codes(X, self.numeric_columns_)

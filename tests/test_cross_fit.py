@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
-from training_data import FAST, city_table
+from training_data import FAST, city_table, with_an_id_column
 
 import entembed
 import entembed._vocabulary
@@ -329,17 +329,6 @@ def test_id_like_means_fewer_than_ten_rows_per_category(n_rows, n_categories, id
     assert id_like_columns(n_rows, n_categories) == id_like
 
 
-def _with_an_id_column(n=300, *, informative=True, name="customer", seed=0):
-    """The city table with an ID-like column of 4 rows per category; with
-    ``informative``, each category adds its own effect to the target."""
-    X, y = city_table(n=n)
-    ids = np.arange(n) % (n // 4)
-    X[name] = [f"c{i}" for i in ids]
-    if informative:
-        y = y + np.random.default_rng(seed).normal(0, 2, n // 4)[ids]
-    return X, y
-
-
 def _blocks(embedder):
     """Each embedded column's slice of the features."""
     starts = np.cumsum([0, *embedder.embedding_dims_.values()])
@@ -350,7 +339,7 @@ def _blocks(embedder):
 
 
 @pytest.mark.parametrize(
-    ("table", "folds"), [(city_table, None), (_with_an_id_column, 5)]
+    ("table", "folds"), [(city_table, None), (with_an_id_column, 5)]
 )
 def test_cv_auto_cross_fits_in_five_folds_where_a_column_is_id_like(
     table, folds, tmp_path
@@ -375,7 +364,7 @@ def test_cv_auto_serves_an_id_like_column_of_noise_as_its_mean_vector(tmp_path):
     # The customers carry nothing about the target: out of fold, their vectors
     # give new rows noise. Each row gets the column's mean vector instead, and
     # with no other ID-like column, the features are in-sample (one fit's).
-    X, y = _with_an_id_column(informative=False)
+    X, y = with_an_id_column(informative=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
         default = EntityEmbedder(**AS_LEARNED)
@@ -418,7 +407,7 @@ def test_cv_auto_serves_an_id_like_column_of_noise_as_its_mean_vector(tmp_path):
 def test_cv_auto_keeps_cross_fitting_for_an_informative_id_like_column():
     # One ID-like column carries the target, one does not: the features stay
     # cross-fitted, and the noise column is constant out of fold too.
-    X, y = _with_an_id_column()
+    X, y = with_an_id_column()
     X["visit"] = [f"v{i}" for i in np.random.default_rng(3).permutation(len(X)) // 4]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
@@ -440,7 +429,7 @@ def test_cv_auto_keeps_cross_fitting_for_an_informative_id_like_column():
 def test_the_held_out_test_weighs_rows_by_their_sample_weight():
     # Equal weights train the same network as none (the loss is a weighted
     # mean) and scale every row's gain alike: the same columns are constant.
-    X, y = _with_an_id_column()
+    X, y = with_an_id_column()
     X["visit"] = [f"v{i}" for i in np.random.default_rng(3).permutation(len(X)) // 4]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
@@ -451,7 +440,7 @@ def test_the_held_out_test_weighs_rows_by_their_sample_weight():
 
 
 def test_an_explicit_cv_keeps_every_columns_vectors():
-    X, y = _with_an_id_column(informative=False)
+    X, y = with_an_id_column(informative=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
         embedder = EntityEmbedder(**FAST, cv=5).fit(X, y)
@@ -503,7 +492,7 @@ def test_row_losses_are_the_training_losses():
 def test_cv_auto_counts_the_categories_the_vocabulary_kept():
     # 75 customers of 4 rows: ID-like, unless min_frequency groups them all
     # into the unknown code; then no column has a category with few rows.
-    X, y = _with_an_id_column()
+    X, y = with_an_id_column()
     grouped = EntityEmbedder(**FAST, min_frequency=5).fit(X, y)
     assert grouped.cv_ is None
 

@@ -6,7 +6,7 @@ import torch
 from training_data import CARDINALITIES, coded_problem
 
 from entembed import EntityEmbeddingModule, TensorDataModule
-from entembed._data_module import TensorBatches
+from entembed._data_module import TensorBatches, validation_split
 from entembed._training import train
 
 
@@ -56,6 +56,10 @@ def test_data_module_splits_disjoint_and_seeded():
     assert len(a.val_rows) == 25 and len(a.train_rows) == 75
     assert not set(a.val_rows.tolist()) & set(a.train_rows.tolist())
     assert torch.equal(a.val_rows, b.val_rows)
+    # The same rows a predictor tests its ID-like columns on.
+    held_out, trained = validation_split(100, 0.25, 1)
+    assert a.val_rows.tolist() == held_out.tolist()
+    assert a.train_rows.tolist() == trained.tolist()
 
 
 def test_error_nan_in_target_and_numeric_inputs():

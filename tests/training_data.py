@@ -28,6 +28,17 @@ def city_table(n=400, seed=0):
     return X, y + rng.normal(0, 0.1, n)
 
 
+def with_an_id_column(n=300, *, informative=True, name="customer", seed=0):
+    """The city table with an ID-like column of 4 rows per category; with
+    ``informative``, each category adds its own effect to the target."""
+    X, y = city_table(n=n)
+    ids = np.arange(n) % (n // 4)
+    X[name] = [f"c{i}" for i in ids]
+    if informative:
+        y = y + np.random.default_rng(seed).normal(0, 2, n // 4)[ids]
+    return X, y
+
+
 # Tables of a coded problem: the target depends on the third column only.
 CARDINALITIES = [5, 12, 40]
 
