@@ -11,7 +11,8 @@ column), ordinal, scikit-learn's cross-fitted ``TargetEncoder``, and
 cross-fitted (``cv=5``) and cross-fitted with the network's out-of-fold
 prediction appended (``append_prediction=True``).
 The network's own predictions (``EntityEmbeddingRegressor`` /
-``EntityEmbeddingClassifier``) are scored too. Where installed (the peers
+``EntityEmbeddingClassifier``, whose default leaves out the ID-like columns
+that fail its test on the validation rows) are scored too. Where installed (the peers
 environment), CatBoost and LightGBM with their native categorical handling and
 skrub's ``tabular_pipeline`` run with their defaults on the same splits.
 
@@ -144,10 +145,17 @@ def table_and_splits(name: str, rows: int, n_splits: int):
     return X, y, task, _scorer(task), splits, categorical, numeric
 
 
-def run_table(name: str, rows: int, n_splits: int) -> dict:
+def run_table(
+    name: str, rows: int, n_splits: int, contenders: set[str] | None = None
+) -> dict:
+    """Every contender's cells on one table (or those of ``contenders``)."""
     X, y, task, (metric, score), splits, categorical, numeric = table_and_splits(
         name, rows, n_splits
     )
+
+    def wanted(contender: str) -> bool:
+        return contenders is None or contender in contenders
+
     numeric_values = X[numeric].to_numpy(dtype=float) if numeric else None
     cells: dict[str, dict[str, dict]] = {}
 
@@ -158,9 +166,11 @@ def run_table(name: str, rows: int, n_splits: int) -> dict:
         cell["scores"].append(float(value))
         cell["seconds"].append(float(seconds))
 
-    default_choices = []
+    default_choices, own_constant = [], []
     for split, (train, test) in enumerate(splits):
         for encoder_name, encoder in encoders(task).items():
+            if not wanted(encoder_name):
+                continue
             fitted = clone(encoder)
             inputs = X if isinstance(fitted, EntityEmbedder) else X[categorical]
             start = time.perf_counter()
@@ -184,20 +194,24 @@ def run_table(name: str, rows: int, n_splits: int) -> dict:
                     score(model, test_features, y[test]),
                     seconds,
                 )
-        network = (
-            EntityEmbeddingRegressor
-            if task == "regression"
-            else EntityEmbeddingClassifier
-        )(random_state=0)
-        start = time.perf_counter()
-        network.fit(X.iloc[train], y[train])
-        record(
-            "network's own",
-            "itself",
-            score(network, X.iloc[test], y[test]),
-            time.perf_counter() - start,
-        )
+        if wanted("network's own"):
+            network = (
+                EntityEmbeddingRegressor
+                if task == "regression"
+                else EntityEmbeddingClassifier
+            )(random_state=0)
+            start = time.perf_counter()
+            network.fit(X.iloc[train], y[train])
+            record(
+                "network's own",
+                "itself",
+                score(network, X.iloc[test], y[test]),
+                time.perf_counter() - start,
+            )
+            own_constant.append(network.constant_columns_)
         for peer_name, make in peers(task, categorical).items():
+            if not wanted(peer_name):
+                continue
             native = _native_frame(X, categorical, peer_name)
             start = time.perf_counter()
             model = make().fit(native.iloc[train], y[train])
@@ -212,6 +226,7 @@ def run_table(name: str, rows: int, n_splits: int) -> dict:
     id_like = [c for c in categorical if X[c].nunique() > len(X) / ID_LIKE_ROWS]
     return {
         "default_choices": default_choices,
+        "own_constant": own_constant,
         "name": name,
         "rows": len(X),
         "task": task,
@@ -240,6 +255,19 @@ def default_choice(table: dict) -> str:
     if len(counted) == 1:
         return found[0]
     return "; ".join(f"{c} ({found.count(c)}/{len(found)} splits)" for c in counted)
+
+
+def own_choice(table: dict) -> str:
+    """The ID-like columns the network's own fit left out of its second fit
+    (they failed its test on the validation rows), with on how many splits."""
+    found = [", ".join(c) for c in table.get("own_constant", []) if c]
+    if not found:
+        return ""
+    splits = len(table["own_constant"])
+    return "; ".join(
+        f"{c} left out on {found.count(c)}/{splits} splits"
+        for c in dict.fromkeys(found)
+    )
 
 
 # ------------------------------------------------------------------ the page
@@ -297,7 +325,8 @@ def table_targets(table: dict) -> list[tuple[str, str, str]]:
         (
             "network's own ≥ one-hot + linear",
             verdict(own, linear),
-            f"{own[0]:.4g} vs {linear[0]:.4g}",
+            f"{own[0]:.4g} vs {linear[0]:.4g}"
+            + (f"; {own_choice(table)}" if own_choice(table) else ""),
         )
     ]
     for model, label in (("gradient boosting", "GB"), ("k-nearest neighbours", "KNN")):
@@ -560,6 +589,12 @@ def main() -> None:
     parser.add_argument(
         "--render", action="store_true", help="rewrite the page from --json"
     )
+    parser.add_argument(
+        "--contenders",
+        nargs="+",
+        help="measure only these contenders again, keeping the other cells of "
+        "the tables already in --json (same rows and splits)",
+    )
     args = parser.parse_args()
     raw = RESULTS / args.json[0]
     if args.render:
@@ -573,8 +608,27 @@ def main() -> None:
         X, y = load_dataset(args.datasets[0], n_rows=200, random_state=0)
         EntityEmbedder(max_epochs=1, random_state=0).fit(X, y)
         tables = []
+        kept = {}
+        if args.contenders:
+            stored = json.loads(raw.read_text())
+            assert stored["rows"] == args.rows, "the stored tables' rows differ"
+            kept = {t["name"]: t for t in stored["tables"]}
+            tables = [t for t in stored["tables"] if t["name"] not in args.datasets]
         for name in args.datasets:
-            tables.append(run_table(name, args.rows, args.splits))
+            table = run_table(name, args.rows, args.splits, args.contenders)
+            if name in kept:  # the other contenders' cells, and what they chose
+                old = kept[name]
+                table = {
+                    **old,
+                    "cells": {**old["cells"], **table["cells"]},
+                    **{
+                        k: table[k]
+                        for k in ("default_choices", "own_constant")
+                        if table[k]
+                    },
+                }
+            tables.append(table)
+            tables.sort(key=lambda t: list(DATASETS).index(t["name"]))
             raw.write_text(json.dumps({"rows": args.rows, "tables": tables}, indent=1))
         rows = args.rows
     write("quality.md", render(tables, rows))
