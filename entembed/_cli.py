@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import __version__
 from ._files import atomic_file, atomic_path, check_writable, same_file
-from .datasets import DATASETS
+from .datasets import DATASETS, HELD_OUT_DATASETS
 
 # Last suffix first: "data.TSV.gz" is a gzipped tab-separated file.
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
@@ -587,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--target", metavar="COL")
     compare.add_argument(
         "--dataset",
-        choices=list(DATASETS),
+        choices=[*DATASETS, *HELD_OUT_DATASETS],
         help="a bundled real dataset instead of DATA",
     )
     compare.add_argument(
