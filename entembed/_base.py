@@ -148,12 +148,18 @@ class EntityEmbeddingBase(BaseEstimator):
 
     # Parameters a model file may lack, with the value it was trained with:
     # files written before the schedule existed trained at constant rates.
-    _params_before: dict = {"learning_rate_schedule": "constant"}
+    _params_before: dict = {
+        "learning_rate_schedule": "constant",
+        # cv="auto" files tested ID-like columns on their folds; others had
+        # nothing to test (cv=None or a number of folds).
+        "test_id_columns": True,
+    }
     # Why a column in constant_columns_ serves one vector, and the remedy.
     _why_constant = ""
     _parameter_constraints: dict = {
         "categorical_columns": [StrOptions({"auto"}), "array-like"],
         "numeric_columns": [StrOptions({"auto"}), "array-like", None],
+        "test_id_columns": ["boolean"],
         "encoder": [StrOptions({"embedding", "onehot"})],
         "embedding_dims": [
             StrOptions({"auto", "capped"}),
@@ -199,6 +205,7 @@ class EntityEmbeddingBase(BaseEstimator):
         *,
         categorical_columns="auto",
         numeric_columns="auto",
+        test_id_columns=True,
         encoder="embedding",
         embedding_dims="auto",
         hidden_units=(256, 128),
@@ -236,6 +243,7 @@ class EntityEmbeddingBase(BaseEstimator):
     ):
         self.categorical_columns = categorical_columns
         self.numeric_columns = numeric_columns
+        self.test_id_columns = test_id_columns
         self.encoder = encoder
         self.embedding_dims = embedding_dims
         self.hidden_units = hidden_units

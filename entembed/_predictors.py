@@ -20,31 +20,11 @@ from ._persistence import saveable
 from ._training_config import StartingPoint
 from ._vocabulary import N_RESERVED_CODES
 
-_TEST_ID_COLUMNS_DOC = """test_id_columns : bool, default=True
-    Test each ID-like column (fewer than 10 training rows per category on
-    average) on the validation rows: where its vectors do not lower the
-    network's loss there by more than two standard errors, against the
-    column's mean vector over the training rows, they only memorised their
-    few rows per category, and the network is fitted again without them:
-    the column reads as a zero vector that does not train, for every
-    category (``constant_columns_``; ``history_`` is the second fit's, and
-    your ``callbacks`` and ``logger`` see both). That refit is the only
-    extra cost, and only where a column fails. Measured on the nine quality
-    tables against one-hot with a linear model: flights ROC AUC 0.637 ->
-    0.651 (one-hot 0.644; flight numbers and planes left out), loans RMSE
-    4.31 -> 4.10 (4.21; job titles), road deaths ROC AUC 0.872 -> 0.881
-    (0.879; case IDs), the six others unchanged (their ID-like columns,
-    where they have one, pass); on the two held-out tables, 1.391 (movies,
-    titles left out; one-hot 1.466) and 2.352 (chemistry, schools left out
-    on one split of three; 2.423). Needs ``validation_fraction > 0``.
-    ``False`` keeps every column's vectors."""
-
 
 def _shared_parameters(
     exclude=("remainder", "task", "cv", "append_prediction", "feature_scale"),
 ) -> str:
-    """EntityEmbedder's Parameters section, less the parameters it alone has,
-    with the predictors' own after the column selection's."""
+    """EntityEmbedder's Parameters section, less the parameters it alone has."""
     doc = inspect.cleandoc(EntityEmbedder.__doc__ or "")
     section = doc.split("Parameters\n----------\n")[1].split("\n\nAttributes")[0]
     entries, kept = [], []
@@ -57,8 +37,6 @@ def _shared_parameters(
         names = entry[0].split(" : ")[0].split(", ")
         if not set(names) & set(exclude):
             kept.extend(entry)
-        if "numeric_columns" in names:
-            kept.extend(_TEST_ID_COLUMNS_DOC.splitlines())
     return "\n".join("    " + line if line else "" for line in kept)
 
 
@@ -80,97 +58,12 @@ _SHARED_DOC = (
 
 
 class _Predictor(EntityEmbeddingBase):
-    _parameter_constraints: dict = {
-        **EntityEmbeddingBase._parameter_constraints,
-        "test_id_columns": ["boolean"],
-    }
-    # Files written before the parameter kept every column's vectors.
+    # Files written before test_id_columns kept every column's vectors.
     _params_before = {**EntityEmbeddingBase._params_before, "test_id_columns": False}
     _why_constant = (
         "did not generalise to the validation rows (constant_columns_). Fit "
         "with test_id_columns=False to keep them."
     )
-
-    def __init__(
-        self,
-        *,
-        categorical_columns="auto",
-        numeric_columns="auto",
-        test_id_columns=True,
-        encoder="embedding",
-        embedding_dims="auto",
-        hidden_units=(256, 128),
-        dropout=0.0,
-        batch_norm=False,
-        min_frequency=None,
-        max_categories=None,
-        handle_unknown="ignore",
-        handle_missing="category",
-        max_epochs=20,
-        batch_size=256,
-        learning_rate=3e-3,
-        weight_decay=0.0,
-        table_learning_rate=100.0,
-        category_dropout=0.0,
-        shrinkage=0.0,
-        learning_rate_schedule="cosine",
-        validation_fraction=0.1,
-        patience=2,
-        gradient_clip_val=None,
-        accelerator="auto",
-        devices="auto",
-        strategy="auto",
-        num_nodes=1,
-        precision="32-true",
-        n_threads=None,
-        checkpoint_dir=None,
-        callbacks=None,
-        logger=None,
-        init_embeddings=None,
-        freeze_embeddings=False,
-        warm_start=False,
-        random_state=None,
-        verbose=False,
-    ):
-        super().__init__(
-            categorical_columns=categorical_columns,
-            numeric_columns=numeric_columns,
-            encoder=encoder,
-            embedding_dims=embedding_dims,
-            hidden_units=hidden_units,
-            dropout=dropout,
-            batch_norm=batch_norm,
-            min_frequency=min_frequency,
-            max_categories=max_categories,
-            handle_unknown=handle_unknown,
-            handle_missing=handle_missing,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            table_learning_rate=table_learning_rate,
-            category_dropout=category_dropout,
-            shrinkage=shrinkage,
-            learning_rate_schedule=learning_rate_schedule,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            gradient_clip_val=gradient_clip_val,
-            accelerator=accelerator,
-            devices=devices,
-            strategy=strategy,
-            num_nodes=num_nodes,
-            precision=precision,
-            n_threads=n_threads,
-            checkpoint_dir=checkpoint_dir,
-            callbacks=callbacks,
-            logger=logger,
-            init_embeddings=init_embeddings,
-            freeze_embeddings=freeze_embeddings,
-            warm_start=warm_start,
-            random_state=random_state,
-            verbose=verbose,
-        )
-        self.test_id_columns = test_id_columns
 
     def _train(
         self, encoded: EncodedTable

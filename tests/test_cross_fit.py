@@ -439,6 +439,17 @@ def test_the_held_out_test_weighs_rows_by_their_sample_weight():
     assert weighted.cv_ == plain.cv_ == 5
 
 
+def test_cv_auto_without_the_test_cross_fits_every_id_like_column():
+    X, y = with_an_id_column(informative=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
+        untested = EntityEmbedder(**FAST, test_id_columns=False)
+        features = untested.fit_transform(X, y)
+        explicit = EntityEmbedder(**FAST, cv=5).fit_transform(X, y)
+    assert untested.cv_ == 5 and untested.constant_columns_ == []
+    np.testing.assert_array_equal(features, explicit)
+
+
 def test_an_explicit_cv_keeps_every_columns_vectors():
     X, y = with_an_id_column(informative=False)
     with warnings.catch_warnings():

@@ -239,6 +239,9 @@ def test_load_reads_files_written_by_entembed_0_1(request):
     assert embedder.passthrough_columns_ == ["size"]
     assert classifier.classes_.tolist() == ["high", "low"]
     assert classifier.embedding_dims_ == {"city": 2, "code": 5}
+    # 0.1.0's predictors kept every column's vectors
+    assert classifier.get_params()["test_id_columns"] is False
+    assert embedder.constant_columns_ == classifier.constant_columns_ == []
 
 
 # Parameters added since 0.1.0; a file stores every parameter.
@@ -255,6 +258,7 @@ NEW_PARAMETERS = {
     "append_prediction": False,
     "learning_rate_schedule": "constant",  # what 0.1.0 trained with
     "feature_scale": None,  # 0.1.0 served the tables as learned
+    "test_id_columns": True,  # moot for its cv=None: nothing to test
 }
 
 
