@@ -19,6 +19,7 @@ def test_training_config_holds_every_training_parameter_of_the_estimators():
         "remainder",
         "task",
         "cv",
+        "test_id_columns",
         "append_prediction",
         "feature_scale",
         "embedding_dims",
