@@ -612,7 +612,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    # The held-out tables too: the page checks the defaults on them (the
+    # ablation, where defaults are chosen, reads the nine only).
+    parser.add_argument("--datasets", nargs="+", default=ORDER)
     parser.add_argument(
         "--json",
         nargs="+",
