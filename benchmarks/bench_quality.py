@@ -12,9 +12,10 @@ cross-fitted (``cv=5``) and cross-fitted with the network's out-of-fold
 prediction appended (``append_prediction=True``).
 The network's own predictions (``EntityEmbeddingRegressor`` /
 ``EntityEmbeddingClassifier``, whose default leaves out the ID-like columns
-that fail its test on the validation rows) are scored too. Where installed (the peers
-environment), CatBoost and LightGBM with their native categorical handling and
-skrub's ``tabular_pipeline`` run with their defaults on the same splits.
+that fail its test on the validation rows) are scored too. Where installed
+(the peers environment), CatBoost and LightGBM with their native categorical
+handling and skrub's ``tabular_pipeline`` run with their defaults on the same
+splits.
 
 Every setting is a default; none is tuned to a table. Each cell is the mean ±
 std over splits, beside the seconds its fit took (encoder plus model).
@@ -330,12 +331,12 @@ def table_targets(table: dict) -> list[tuple[str, str, str]]:
 
     own = stats("network's own", "itself")
     linear = stats("one-hot (top 50)", "linear")
+    left_out = own_choice(table)
     results = [
         (
             "network's own ≥ one-hot + linear",
             verdict(own, linear),
-            f"{own[0]:.4g} vs {linear[0]:.4g}"
-            + (f"; {own_choice(table)}" if own_choice(table) else ""),
+            f"{own[0]:.4g} vs {linear[0]:.4g}" + (f"; {left_out}" if left_out else ""),
         )
     ]
     for model, label in (("gradient boosting", "GB"), ("k-nearest neighbours", "KNN")):
