@@ -34,6 +34,13 @@ AUTO_FOLDS = 5
 ID_LIKE_ROWS = 10
 
 
+def encoded_id_like_columns(encoded: EncodedTable) -> list[int]:
+    """:func:`id_like_columns` of a fit's encoded rows (the vocabulary's kept
+    categories; the reserved codes are not counted)."""
+    levels = [n - N_RESERVED_CODES for n in encoded.config.cardinalities]
+    return id_like_columns(len(encoded.codes), levels)
+
+
 def id_like_columns(n_rows: int, n_categories: Sequence[int]) -> list[int]:
     """The columns with fewer than ``ID_LIKE_ROWS`` rows per category, by index.
 
@@ -185,9 +192,16 @@ def cross_fitted_embeddings(
             for j, gain in gains.items():
                 gain[test] = found[j]
     mean_tables = [(total / n_folds).astype(np.float32) for total in sums]
-    if weight is not None:  # each row's gain counts by its weight
-        gains = {j: gain * weight / weight.mean() for j, gain in gains.items()}
+    if weight is not None:
+        gains = weighted_gains(gains, weight)
     return CrossFit(out, predictions, mean_tables, gains)
+
+
+def weighted_gains(
+    gains: dict[int, np.ndarray], weight: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Each row's held-out gain counted by its sample weight (scaled to mean 1)."""
+    return {j: gain * weight / weight.mean() for j, gain in gains.items()}
 
 
 def held_out_gains(

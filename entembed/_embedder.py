@@ -19,14 +19,13 @@ from ._base import EncodedTable, EntityEmbeddingBase
 from ._cross_fit import (
     AUTO_FOLDS,
     cross_fitted_embeddings,
-    id_like_columns,
+    encoded_id_like_columns,
     informative,
     mean_vector,
 )
 from ._dataframe import check_finite_numeric, numeric_array
 from ._numpy_network import output_columns
 from ._persistence import saveable
-from ._vocabulary import N_RESERVED_CODES
 
 
 @saveable
@@ -416,8 +415,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         # Fail in fit, not in the first transform, on text that cannot pass.
         numeric_array(encoded.frame, passthrough)
         self.passthrough_columns_ = passthrough
-        levels = [n - N_RESERVED_CODES for n in encoded.config.cardinalities]
-        self._id_like = id_like_columns(len(encoded.codes), levels)
+        self._id_like = encoded_id_like_columns(encoded)
         if self.cv != "auto":
             self._folds = self.cv
         else:

@@ -12,13 +12,17 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import EncodedTable, EntityEmbeddingBase
-from ._cross_fit import held_out_gains, id_like_columns, informative
+from ._cross_fit import (
+    encoded_id_like_columns,
+    held_out_gains,
+    informative,
+    weighted_gains,
+)
 from ._dataframe import check_finite_numeric, numeric_array
 from ._embedder import EntityEmbedder
 from ._numpy_network import NumpyNetwork, output_columns
 from ._persistence import saveable
 from ._training_config import StartingPoint
-from ._vocabulary import N_RESERVED_CODES
 
 
 def _shared_parameters(
@@ -100,8 +104,7 @@ class _Predictor(EntityEmbeddingBase):
         """The ID-like columns whose vectors do not lower the loss on the
         validation rows beyond chance, by index (none to test: empty)."""
         config = encoded.config
-        levels = [n - N_RESERVED_CODES for n in config.cardinalities]
-        judged = id_like_columns(len(encoded.codes), levels)
+        judged = encoded_id_like_columns(encoded)
         if not (self.test_id_columns and judged and config.validation_fraction > 0):
             return []
         from ._data_module import validation_split
@@ -122,7 +125,7 @@ class _Predictor(EntityEmbeddingBase):
             weight = encoded.sample_weight[held_out]
             if not weight.sum() > 0:
                 return []
-            gains = {j: gain * weight / weight.mean() for j, gain in gains.items()}
+            gains = weighted_gains(gains, weight)
         return [j for j in judged if not informative(gains[j])]
 
     def _network_output(self, X) -> np.ndarray:
