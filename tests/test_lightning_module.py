@@ -1,5 +1,10 @@
 """EntityEmbeddingModule: loss, metrics, the tables' SGD optimiser, its errors."""
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import lightning as L
 import pytest
 import torch
@@ -161,6 +166,66 @@ def test_sparse_steps_leave_rows_absent_from_the_batch_exactly_in_place():
     untouched[[3, 7]] = False
     assert torch.equal(after[0][untouched], before[0][untouched])
     assert not torch.equal(after[0][3], before[0][3])
+
+
+AVERAGE_SCRIPT = """
+import json, sys
+import torch, torch.distributed as dist, torch.multiprocessing as mp
+from entembed._lightning_module import average_sparse_gradients
+
+TOUCHED = {0: ([1, 1, 4], [2]), 1: ([4, 7], [0, 5, 5, 3])}  # unequal counts
+
+def gradients(rank):
+    g = torch.Generator().manual_seed(rank)
+    return [
+        torch.sparse_coo_tensor(
+            torch.tensor([rows]), torch.randn(len(rows), width, generator=g),
+            (size, width))
+        for rows, (size, width) in zip(TOUCHED[rank], [(10, 3), (6, 2)])
+    ]
+
+def worker(rank, path):
+    dist.init_process_group("gloo", init_method="file://" + path + ".store",
+                            rank=rank, world_size=2)
+    tables = [torch.zeros(10, 3, requires_grad=True),
+              torch.zeros(6, 2, requires_grad=True)]
+    for table, grad in zip(tables, gradients(rank)):
+        table.grad = grad
+    average_sparse_gradients(tables)
+    expected = [(a.to_dense() + b.to_dense()) / 2
+                for a, b in zip(gradients(0), gradients(1))]
+    result = {
+        "sparse": all(t.grad.is_sparse for t in tables),
+        "gap": max(float((t.grad.to_dense() - e).abs().max())
+                   for t, e in zip(tables, expected)),
+    }
+    json.dump(result, open(f"{path}.{rank}.json", "w"))
+    dist.destroy_process_group()
+
+if __name__ == "__main__":
+    mp.spawn(worker, args=(sys.argv[1],), nprocs=2)
+"""
+
+
+@pytest.mark.slow
+def test_sparse_gradients_are_averaged_over_processes_as_ddp_averages_dense(
+    tmp_path,
+):
+    script = tmp_path / "average.py"
+    script.write_text(textwrap.dedent(AVERAGE_SCRIPT))
+    base = str(tmp_path / "run")
+    result = subprocess.run(
+        [sys.executable, str(script), base],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for rank in (0, 1):
+        found = json.loads((tmp_path / f"run.{rank}.json").read_text())
+        # The mean of the two processes' gradients, still sparse, on each of
+        # them, though they touched different numbers of rows.
+        assert found["sparse"] and found["gap"] < 1e-6, found
 
 
 def test_gradient_clipping_falls_back_to_dense_table_gradients():
