@@ -18,6 +18,8 @@ FRAMEWORK_HOOKS = {
     "reset_parameters",
     "setup",
     "configure_optimizers",
+    "on_fit_start",
+    "on_before_optimizer_step",
     "on_train_epoch_start",
     "on_train_epoch_end",
     "on_validation_epoch_start",
