@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 # collapse when any other process is busy.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench gpu-check clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ $(BENCH)/.installed: pyproject.toml benchmarks/requirements-peers.txt
 	$(BENCH)/python -m pip install --quiet $(TORCH_SPEC)
 	$(BENCH)/python -m pip install --quiet -r benchmarks/requirements-peers.txt -e ".[plots,datasets]"
 	touch $@
+
+# On a machine with a CUDA device: the GPU tests, the GPU example and the
+# training page on the GPU, with that machine's own torch (no virtual
+# environment; see the script).
+gpu-check:
+	bash benchmarks/gpu_check.sh
 
 bench: $(BIN)/.installed $(BENCH)/.installed
 	cd benchmarks && ../$(BIN)/python bench_vocabulary.py

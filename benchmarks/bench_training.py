@@ -23,6 +23,12 @@ in a fresh process (so peak memory is its own), interleaved round after round:
 Targets: entembed >= 1.5x the plain loop's rows/s (sparse against dense table
 gradients), >= 2x the DataLoader's (due on a GPU), >= 3x pytorch_tabular's.
 Run: ``python benchmarks/bench_training.py [--rows N] [--batch-sizes B ...]``
+
+With ``--accelerator gpu`` every contender trains on the first CUDA device
+and the page is ``training-gpu.md``: entembed's data module and the plain
+loop hold the tensors on the device, the DataLoader loop moves each batch
+there (the default way), and peak memory is the device's. ``gpu_check.sh``
+runs it with the GPU-marked tests, for a machine with a GPU.
 """
 
 from __future__ import annotations
@@ -100,7 +106,9 @@ def _pytorch_tabular(codes, target, dims, batch_size) -> dict:
     }
 
 
-def worker(contender: str, rows: int, batch_size: int, onehot_rows: int) -> dict:
+def worker(
+    contender: str, rows: int, batch_size: int, onehot_rows: int, accelerator: str
+) -> dict:
     import torch
 
     torch.set_num_threads(1)
@@ -124,22 +132,31 @@ def worker(contender: str, rows: int, batch_size: int, onehot_rows: int) -> dict
     )
     if contender.startswith("pytorch_tabular"):
         return _pytorch_tabular(codes, target, dims, batch_size)
-    baseline = rss_mb()
+    gpu = accelerator == "gpu"
+    device = torch.device("cuda" if gpu else "cpu")
+    if gpu:  # the device's memory, from here; a warm context, as Lightning's
+        torch.zeros(1, device=device)
+        torch.cuda.reset_peak_memory_stats(device)
+        baseline = torch.cuda.memory_allocated(device) / 2**20
+    else:
+        baseline = rss_mb()
 
     start = time.perf_counter()
     if contender in ("entembed", "one-hot baseline"):
         data = TensorDataModule(
             codes, target, batch_size=batch_size, validation_fraction=0
         )
-        train(module, data, max_epochs=1, accelerator="cpu")
+        train(module, data, max_epochs=1, accelerator=accelerator)
     else:
-        network = module.network
+        network = module.network.to(device)
         # The optimizer entembed configures (SGD tables, fused AdamW), so only the way
         # batches are fed differs.
         optimizer = module.configure_optimizers()
         if contender in ("plain loop", "no table update"):
+            # One permuted copy, on the device: what a hand-written loop does.
             order = torch.randperm(rows)
-            shuffled_codes, shuffled_target = codes[order], target[order]
+            shuffled_codes = codes[order].to(device)
+            shuffled_target = target[order].to(device)
             batches = (
                 (
                     shuffled_codes[i : i + batch_size],
@@ -153,6 +170,8 @@ def worker(contender: str, rows: int, batch_size: int, onehot_rows: int) -> dict
                 dataset, batch_size=batch_size, shuffle=True
             )
         for batch_codes, batch_target in batches:
+            batch_codes = batch_codes.to(device)  # no-ops on the CPU
+            batch_target = batch_target.to(device)
             if contender == "no table update":
                 vectors = network.encoder(batch_codes).detach().requires_grad_()
                 output = network.head(network.mlp(vectors))
@@ -162,8 +181,13 @@ def worker(contender: str, rows: int, batch_size: int, onehot_rows: int) -> dict
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    if gpu:
+        torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if gpu:
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "rows": rows,
         "seconds": seconds,
@@ -224,6 +248,8 @@ def measure(batch_size: int, args, contenders: list[str]) -> dict[str, list[dict
                     str(batch_size),
                     "--onehot-rows",
                     str(args.onehot_rows),
+                    "--accelerator",
+                    args.accelerator,
                 )
             )
             print(
@@ -234,16 +260,23 @@ def measure(batch_size: int, args, contenders: list[str]) -> dict[str, list[dict
     return runs
 
 
-def section(batch_size: int, runs: dict[str, list[dict]], contenders) -> list[str]:
+def section(
+    batch_size: int, runs: dict[str, list[dict]], contenders, gpu: bool = False
+) -> list[str]:
     """The table and the targets of one batch size."""
     from _timing import median
 
     rate = {c: median([r["rows_per_s"] for r in runs[c]]) for c in contenders}
+    memory_column = (
+        "peak device memory, MB (data held there included)"
+        if gpu
+        else "peak memory over data, MB"
+    )
     lines = [
         f"## Batch {batch_size:,}",
         "",
-        "| contender | rows/s (median) | rows/s (min-max) | entembed vs it | "
-        "peak memory over data, MB |",
+        f"| contender | rows/s (median) | rows/s (min-max) | entembed vs it | "
+        f"{memory_column} |",
         "|---|---:|---:|---:|---:|",
     ]
     for contender in contenders:
@@ -267,7 +300,8 @@ def section(batch_size: int, runs: dict[str, list[dict]], contenders) -> list[st
         f"{bound:.2f}x the plain loop; entembed goes {share:.0%} of the way "
         "from the plain loop to it",
         f"- entembed vs DataLoader(TensorDataset): {vs_loader:.2f}x (target >= 2.00x, "
-        f"due on a GPU: {'met' if vs_loader >= 2 else 'MISSED'} on this CPU)",
+        f"due on a GPU: {'met' if vs_loader >= 2 else 'MISSED'} on this "
+        f"{'GPU' if gpu else 'CPU'})",
         f"- lookup vs one-hot baseline: "
         f"{rate['entembed'] / rate['one-hot baseline']:.1f}x the rows/s",
     ]
@@ -278,7 +312,8 @@ def section(batch_size: int, runs: dict[str, list[dict]], contenders) -> list[st
             f"layers; only its training timed): {vs_peer:.2f}x (target >= 3.00x: "
             f"{'met' if vs_peer >= 3 else 'MISSED'})"
         )
-    lines += ["", f"![training rows/s, batch {batch_size}](training-{batch_size}.png)"]
+    chart = f"training-{'gpu-' if gpu else ''}{batch_size}.png"
+    lines += ["", f"![training rows/s, batch {batch_size}]({chart})"]
     return lines
 
 
@@ -288,10 +323,17 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--onehot-rows", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        result = worker(args.worker, args.rows, args.batch_sizes[0], args.onehot_rows)
+        result = worker(
+            args.worker,
+            args.rows,
+            args.batch_sizes[0],
+            args.onehot_rows,
+            args.accelerator,
+        )
         print(json.dumps(result))
         return
 
@@ -299,15 +341,24 @@ def main() -> None:
     from _charts import runs_barh
     from _timing import RESULTS, machine, median, write
 
+    gpu = args.accelerator == "gpu"
+    if gpu and not torch.cuda.is_available():
+        raise SystemExit("--accelerator gpu needs a CUDA device; torch sees none.")
     contenders = list(CONTENDERS)
-    if importlib.util.find_spec("pytorch_tabular") is not None:  # peers env only
+    # pytorch_tabular: the peers environment's, on the CPU page only.
+    if not gpu and importlib.util.find_spec("pytorch_tabular") is not None:
         contenders.append(f"pytorch_tabular {version('pytorch_tabular')}")
+    where = (
+        f"on {torch.cuda.get_device_name(0)} (the CPU side on 1 thread)"
+        if gpu
+        else "1 torch thread"
+    )
     lines = [
-        "# Training throughput",
+        "# Training throughput" + (" on a GPU" if gpu else ""),
         "",
         f"{args.rows:,} rows (one-hot baseline: {args.onehot_rows:,}), cardinalities "
-        f"{CARDINALITIES} with fastai's widths, hidden (256, 128), one epoch, 1 torch "
-        f"thread, torch {torch.__version__}; median of {args.repeat} interleaved "
+        f"{CARDINALITIES} with fastai's widths, hidden (256, 128), one epoch, "
+        f"{where}, torch {torch.__version__}; median of {args.repeat} interleaved "
         f"runs, each in a fresh process. {machine()}. entembed's tables learn with "
         "sparse gradients (a step touches the rows its batch used); the plain loop "
         "is the same network and optimiser with nn.Embedding's dense gradients.",
@@ -315,16 +366,19 @@ def main() -> None:
     ]
     for batch_size in args.batch_sizes:
         runs = measure(batch_size, args, contenders)
-        lines += [*section(batch_size, runs, contenders), ""]
+        lines += [*section(batch_size, runs, contenders, gpu), ""]
         runs_barh(
-            RESULTS / f"training-{batch_size}.png",
+            RESULTS / f"training-{'gpu-' if gpu else ''}{batch_size}.png",
             {c: [r["rows_per_s"] for r in runs[c]] for c in contenders},
             title=f"Training, one epoch of {args.rows:,} rows, batch {batch_size}, "
-            "1 CPU thread",
+            + ("one GPU" if gpu else "1 CPU thread"),
             xlabel="rows/s, log scale (median; whiskers: fastest and slowest run)",
             ours="entembed",
             log=True,
         )
+    if gpu:  # feeding alone is the CPU page's
+        write("training-gpu.md", "\n".join(lines) + "\n")
+        return
     batch_size = args.batch_sizes[-1]
     feeding = feeding_only(args.rows, batch_size, args.repeat)
     ours_feed = median(feeding["TensorDataModule batches"])
