@@ -47,7 +47,7 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
 from entembed._base import is_categorical_dtype
 from entembed._compare import _models, _scaled, _scorer, default_encoders
-from entembed._cross_fit import AUTO_FOLDS, ID_LIKE_ROWS
+from entembed._cross_fit import AUTO_FOLDS, ID_LIKE_ROWS, MEMORISING_ROWS
 from entembed._target import infer_task
 from entembed.datasets import DATASETS, HELD_OUT_DATASETS, load_dataset
 
@@ -390,7 +390,9 @@ def cross_fitting_section(tables: list[dict]) -> list[str]:
         "",
         f'The default (`cv="auto"`) cross-fits in {AUTO_FOLDS} folds where an '
         f"embedded column has fewer than {ID_LIKE_ROWS} training rows per "
-        "category on average (ID-like), and returns in-sample features "
+        "category on average (ID-like; or fewer than "
+        f"{MEMORISING_ROWS} where the fit shows its vectors memorise, which "
+        "none does on these tables), and returns in-sample features "
         "elsewhere. Its folds also tell whether each ID-like column's vectors "
         "generalise: a column whose vectors do not lower the fold models' loss "
         "on their held-out rows by more than two standard errors (against the "

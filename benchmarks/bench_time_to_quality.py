@@ -16,7 +16,13 @@ A fit in a fresh process first imports torch and Lightning: that one-time
 cost is timed apart, as the median of 3 fresh interpreters, and each worker
 warms up with a tiny fit before the timed ones.
 
-Run: ``python benchmarks/bench_time_to_quality.py [--before REV]``
+With ``--at-scale``, one table at the fit-speed issue's size and beyond instead
+(flights at 80,000 and 200,000 rows: the report's slowest table had 80,000
+rows and 6 categorical columns; flights has 6 and 2 numeric): each version's
+default ``fit_transform``, this checkout's single fit and target encoding, on
+``time_to_quality_at_scale.md``.
+
+Run: ``python benchmarks/bench_time_to_quality.py [--before REV] [--at-scale]``
 """
 
 from __future__ import annotations
@@ -322,6 +328,95 @@ def render(before_rev: str, results: dict, imports: dict, rows: int, splits: int
     return "\n".join(lines)
 
 
+def render_at_scale(before_rev: str, runs: list[dict], name: str, splits: int) -> str:
+    """Each version's default fit_transform, and this checkout's single fit,
+    on one table at the fit-speed issue's size and beyond; target encoding
+    beside them."""
+    lines = [
+        "# Time to quality at the fit-speed issue's size",
+        "",
+        f"{name}, {splits} random 80/20 splits: the fit-speed issue's report "
+        "timed a default fit_transform at 46 s on a table of 80,000 rows and 6 "
+        "categorical columns; flights has 6 (two of them ID-like at 20,000 "
+        "rows: flight numbers and planes) and 2 numeric. "
+        '`EntityEmbedder(remainder="passthrough", random_state=split)'
+        ".fit_transform` on the training rows, timed, and gradient boosting on "
+        "its features scored on the test rows; the two versions in turn, each "
+        "in its own process, torch's default threads. Target encoding: "
+        "scikit-learn's `TargetEncoder` (cross-fitted) with the numeric columns, "
+        f"the same gradient boosting. {machine()}.",
+        "",
+    ]
+    for run in runs:
+        results, rows = run["results"], run["rows"]
+        first = _summary(results["before"], name, DEFAULT)
+        lines += [
+            f"## {rows:,} rows ({rows * 4 // 5:,} to train on)",
+            "",
+            "| version and setting | served | fit s | vs before | epochs | "
+            f"{first['metric']} |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for label, records, variant in (
+            (f"before (`{before_rev}`): its default", results["before"], DEFAULT),
+            ("after: the default", results["after"], DEFAULT),
+            ("after: a single fit (`cv=None`)", results["after"], SINGLE),
+        ):
+            v = _summary(records, name, variant)
+            lines.append(
+                f"| {label} | {v['features']} | {v['seconds']:.2f} "
+                f"({v['range'][0]:.2f}-{v['range'][1]:.2f}) | "
+                f"{first['seconds'] / v['seconds']:.2f}x | {v['epochs']:.0f} | "
+                f"{v['score']:.4f} ± {v['std']:.4f} |"
+            )
+        encoded = run["target_encoding"]
+        seconds = statistics.median(encoded["seconds"])
+        lines += [
+            f"| target encoding | cross-fitted | {seconds:.2f} | | | "
+            f"{statistics.mean(encoded['scores']):.4f} ± "
+            f"{statistics.pstdev(encoded['scores']):.4f} |",
+            "",
+        ]
+    lines += [
+        "Fit seconds: median (range) over the splits, in a warm process (a fresh "
+        "one first spends about 5 s importing torch and Lightning). Scores: mean "
+        "± std over the splits.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def target_encoding_scores(table: Path, splits: int) -> dict[str, list[float]]:
+    """Gradient boosting on scikit-learn's TargetEncoder features (cross-fitted
+    training rows) and the numeric columns, on the worker's splits."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedShuffleSplit
+    from sklearn.preprocessing import TargetEncoder
+
+    with open(table, "rb") as f:
+        X, y = pickle.load(f)
+    y = np.asarray(y)
+    categorical = [c for c in X.columns if X[c].dtype.kind not in "biuf"]
+    numeric = [c for c in X.columns if c not in categorical]
+    found: dict[str, list[float]] = {"seconds": [], "scores": []}
+    splitter = StratifiedShuffleSplit(splits, test_size=0.2, random_state=0)
+    for train, test in splitter.split(X, y):
+        start = time.perf_counter()
+        encoder = TargetEncoder(random_state=0)
+        train_x = encoder.fit_transform(X[categorical].iloc[train], y[train])
+        found["seconds"].append(time.perf_counter() - start)
+        test_x = encoder.transform(X[categorical].iloc[test])
+        train_x = np.hstack([train_x, X[numeric].iloc[train].to_numpy(float)])
+        test_x = np.hstack([test_x, X[numeric].iloc[test].to_numpy(float)])
+        model = HistGradientBoostingClassifier(random_state=0).fit(train_x, y[train])
+        found["scores"].append(
+            float(roc_auc_score(y[test], model.predict_proba(test_x)[:, 1]))
+        )
+    return found
+
+
 def _default_cost(results: dict) -> float:
     """The default fit_transform's seconds over the single fit's before."""
     return statistics.median(
@@ -400,9 +495,18 @@ def main() -> None:
     parser.add_argument(
         "--before", default="b9d6b66", help="git revision (default: the first version)"
     )
-    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument(
+        "--at-scale", action="store_true", help="flights at 80,000 rows, apart"
+    )
     args = parser.parse_args()
+    if args.at_scale:
+        at_scale(
+            args.before, [args.rows] if args.rows else [80_000, 200_000], args.splits
+        )
+        return
+    rows = args.rows or 20_000
     with tempfile.TemporaryDirectory() as folder:
         sources = {"before": extract(args.before, Path(folder)), "after": ROOT}
         imports = {label: import_seconds(source) for label, source in sources.items()}
@@ -413,15 +517,40 @@ def main() -> None:
             tables = Path(folder) / f"tables-{i}"
             tables.mkdir()
             with open(tables / f"{i}-{name}.pkl", "wb") as f:
-                pickle.dump(load_dataset(name, n_rows=args.rows, random_state=0), f)
+                pickle.dump(load_dataset(name, n_rows=rows, random_state=0), f)
             for label in sorted(sources, reverse=i % 2 == 1):
                 variants = list(VARIANTS) if label == "after" else list(VARIANTS)[:1]
                 results[label] += run_worker(
                     sources[label], tables, args.splits, variants
                 )
-    page = render(args.before, results, imports, args.rows, args.splits)
+    page = render(args.before, results, imports, rows, args.splits)
     print(page)
     write("time_to_quality.md", page)
+
+
+def at_scale(before: str, sizes: list[int], splits: int, name: str = "flights") -> None:
+    """The ``--at-scale`` page: one binary table at the issue's size and beyond."""
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        sources = {"before": extract(before, Path(folder)), "after": ROOT}
+        for rows in sizes:
+            tables = Path(folder) / f"tables-{rows}"
+            tables.mkdir()
+            table = tables / f"0-{name}.pkl"
+            with open(table, "wb") as f:
+                pickle.dump(load_dataset(name, n_rows=rows, random_state=0), f)
+            results = {
+                "before": run_worker(sources["before"], tables, splits, [DEFAULT]),
+                "after": run_worker(
+                    sources["after"], tables, splits, [DEFAULT, SINGLE]
+                ),
+            }
+            encoded = target_encoding_scores(table, splits)
+            runs.append({"rows": rows, "results": results, "target_encoding": encoded})
+            print(f"{name} at {rows:,} rows: done", flush=True)
+    page = render_at_scale(before, runs, name, splits)
+    print(page)
+    write("time_to_quality_at_scale.md", page)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 # column has fewer training rows per category than ID_LIKE_ROWS on average.
 AUTO_FOLDS = 5
 ID_LIKE_ROWS = 10
+# A column with fewer than MEMORISING_ROWS rows per category on average counts
+# as ID-like too where its fit shows its vectors memorise (memorising_columns).
+MEMORISING_ROWS = 50
 
 
 def encoded_id_like_columns(encoded: EncodedTable) -> list[int]:
@@ -67,6 +70,87 @@ def id_like_columns(n_rows: int, n_categories: Sequence[int]) -> list[int]:
     return [
         j for j, k in enumerate(n_categories) if 0 < k and n_rows < ID_LIKE_ROWS * k
     ]
+
+
+def memorising_columns(encoded: EncodedTable, network) -> list[int]:
+    """The columns with ``ID_LIKE_ROWS`` to ``MEMORISING_ROWS`` rows per
+    category whose fitted vectors memorise their rows, by index.
+
+    A column memorises where its vectors lower the loss of the rows the
+    network trained on more than that of the fit's validation rows, beyond
+    chance: each row's gain (:func:`held_out_gains`, against the column's mean
+    vector) on as many training rows, drawn with the fit's seed, as there are
+    validation rows, against the validation rows' gains, a one-sided Welch
+    test at two standard errors. In-sample features of such a column carry
+    their rows' targets as an ID-like column's do, so ``cv="auto"`` treats it
+    as one. Measured on flights (3 random splits): at 80,000 rows, flight
+    numbers and planes have 13-15 rows per category, test statistics 10.3 and
+    4.5, and gradient boosting scored ROC AUC 0.654 on in-sample features,
+    0.704 cross-fitted (target encoding 0.707); at 200,000 rows (28 and 37
+    rows per category) 0.689 against 0.712. Columns with more rows per
+    category are not tested: hotels' and the police force's (58 and more)
+    memorise measurably too (statistics up to 3.4), yet cross-fitting those
+    tables cost them more than the leak (the quality page).
+
+    Parameters
+    ----------
+    encoded : EncodedTable
+        The fit's encoded rows and settings.
+    network : NumpyNetwork
+        The network fitted on them.
+
+    Returns
+    -------
+    list of int
+    """
+    config = encoded.config
+    n_rows = len(encoded.codes)
+    levels = [n - N_RESERVED_CODES for n in config.cardinalities]
+    candidates = [
+        j
+        for j, k in enumerate(levels)
+        if 0 < k and ID_LIKE_ROWS * k <= n_rows < MEMORISING_ROWS * k
+    ]
+    if not candidates or config.validation_fraction <= 0:
+        return []
+    from ._data_module import validation_split
+
+    held_out, trained = validation_split(
+        n_rows, config.validation_fraction, config.seed
+    )
+    drawn = np.random.default_rng(config.seed).choice(
+        trained, size=min(len(trained), len(held_out)), replace=False
+    )
+
+    def gains(rows: np.ndarray) -> dict[int, np.ndarray] | None:
+        found = held_out_gains(
+            network,
+            candidates,
+            encoded.codes[trained],
+            encoded.codes[rows],
+            encoded.numeric[rows],
+            encoded.target.values[rows],
+            config.task,
+        )
+        if encoded.sample_weight is None:
+            return found
+        weight = encoded.sample_weight[rows]
+        return weighted_gains(found, weight) if weight.sum() > 0 else None
+
+    fitted, new = gains(np.sort(drawn)), gains(held_out)
+    if fitted is None or new is None:
+        return []
+    return [j for j in candidates if memorised(fitted[j], new[j])]
+
+
+def memorised(fitted: np.ndarray, new: np.ndarray) -> bool:
+    """Whether rows' gains on the rows the vectors trained on exceed those on
+    new rows beyond chance: the difference of their means over two standard
+    errors (Welch's, one-sided at about 2.5%)."""
+    if len(fitted) < 2 or len(new) < 2:
+        return False
+    error = np.sqrt(fitted.var(ddof=1) / len(fitted) + new.var(ddof=1) / len(new))
+    return bool(fitted.mean() - new.mean() > 2 * error)
 
 
 def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from ._cross_fit import (
     encoded_id_like_columns,
     informative,
     mean_vector,
+    memorising_columns,
 )
 from ._dataframe import check_finite_numeric, numeric_array
 from ._numpy_network import output_columns
@@ -75,7 +76,12 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         quality tables, cross-fitting improved gradient boosting on each of
         the six with such a column and on none of the three without (hotels
         RMSE 14.52 in-sample, 15.16 cross-fitted), at 6 fits' cost instead of
-        one where it cross-fits. The folds also test each ID-like column (see
+        one where it cross-fits. A column with fewer than 50 rows per
+        category counts as ID-like too where the fit shows its vectors
+        memorise: they lower the loss of the rows they trained on more than
+        the validation rows', by two standard errors (flights at 80,000
+        rows, 13-15 per category: gradient boosting 0.654 in-sample, 0.704
+        cross-fitted). The folds also test each ID-like column (see
         ``test_id_columns``). ``cv_`` tells what a fit chose.
     test_id_columns : bool, default=True
         Test each ID-like column (fewer than 10 training rows per category on
@@ -416,6 +422,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         numeric_array(encoded.frame, passthrough)
         self.passthrough_columns_ = passthrough
         self._id_like = encoded_id_like_columns(encoded)
+        if self.cv == "auto":
+            self._id_like += memorising_columns(encoded, self.network_)
         if self.cv != "auto":
             self._folds = self.cv
         else:

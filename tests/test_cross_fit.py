@@ -14,7 +14,12 @@ from training_data import FAST, city_table, with_an_id_column
 import entembed
 import entembed._vocabulary
 from entembed import EntityEmbedder, EntityEmbeddingRegressor
-from entembed._cross_fit import id_like_columns, informative, row_losses
+from entembed._cross_fit import (
+    id_like_columns,
+    informative,
+    memorised,
+    row_losses,
+)
 
 
 @pytest.mark.slow
@@ -467,6 +472,40 @@ def test_held_out_gains_are_informative_beyond_two_standard_errors():
     assert informative(noise - noise.mean() + 0.03)  # 3 standard errors
     assert not informative(noise - noise.mean() + 0.01)  # 1
     assert not informative(np.array([1.0]))
+
+
+def test_memorised_means_fitted_rows_gain_more_by_two_standard_errors():
+    noise = np.random.default_rng(0).normal(0, 1, 10_000)
+    gains = noise - noise.mean()
+    assert not memorised(gains, gains)
+    assert memorised(gains + 0.05, gains)  # 3.5 standard errors of the difference
+    assert not memorised(gains + 0.02, gains)  # 1.4
+    assert not memorised(gains, gains + 0.05)  # new rows gain more: no
+    assert not memorised(np.array([1.0]), gains)
+
+
+def _with_a_shop_column(rows_per_shop: int, n: int = 2000):
+    """The city table with a noisier target and a shop column of noise,
+    ``rows_per_shop`` rows per shop: not ID-like from 10 up."""
+    X, y = city_table(n=n)
+    rng = np.random.default_rng(1)
+    X["shop"] = [f"s{i}" for i in rng.permutation(n) % (n // rows_per_shop)]
+    return X, y + rng.normal(0, 1, n)
+
+
+def test_cv_auto_treats_a_column_whose_vectors_memorise_as_id_like():
+    # 20 rows per shop is not ID-like by its shape, but the shops' vectors fit
+    # the noise of the rows they trained on and not the validation rows': the
+    # folds then test the column as an ID-like one and find it uninformative.
+    X, y = _with_a_shop_column(20)
+    default = EntityEmbedder(**FAST).fit(X, y)
+    assert default.constant_columns_ == ["shop"] and default.cv_ is None
+    # without validation rows there is nothing to test on
+    unvalidated = EntityEmbedder(**FAST, validation_fraction=0).fit(X, y)
+    assert unvalidated.constant_columns_ == [] and unvalidated.cv_ is None
+    # and from 50 rows per category a column is not tested at all
+    X, y = _with_a_shop_column(50)
+    assert EntityEmbedder(**FAST).fit(X, y).constant_columns_ == []
 
 
 def test_row_losses_are_the_training_losses():
