@@ -423,11 +423,10 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         numeric_array(encoded.frame, passthrough)
         self.passthrough_columns_ = passthrough
         self._id_like = encoded_id_like_columns(encoded)
-        if self.cv == "auto":
-            self._id_like += memorising_columns(encoded, self.network_)
         if self.cv != "auto":
             self._folds = self.cv
         else:
+            self._id_like += memorising_columns(encoded, self.network_)
             self._folds = AUTO_FOLDS if self._id_like else None
         self.cv_ = (
             self._folds

@@ -191,7 +191,10 @@ class EntityEmbeddingModule(L.LightningModule):
         # reducer reads this attribute when the strategy wraps the module,
         # after this hook.
         self._gathers_tables = bool(
-            sparse and self.trainer is not None and self.trainer.world_size > 1
+            sparse
+            and self.hparams.encoder == "embedding"  # one-hot: dense products
+            and self.trainer is not None
+            and self.trainer.world_size > 1
         )
         if self._gathers_tables:
             tables = set(self.network.table_parameters())

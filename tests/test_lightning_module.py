@@ -168,6 +168,34 @@ def test_sparse_steps_leave_rows_absent_from_the_batch_exactly_in_place():
     assert not torch.equal(after[0][3], before[0][3])
 
 
+@pytest.mark.parametrize(
+    ("encoder", "world_size", "gathers"),
+    [("embedding", 2, True), ("onehot", 2, False), ("embedding", 1, False)],
+)
+def test_under_ddp_the_module_averages_sparse_tables_outside_ddps_reducer(
+    encoder, world_size, gathers
+):
+    from types import SimpleNamespace
+
+    from lightning.pytorch.strategies import DDPStrategy
+
+    module = EntityEmbeddingModule([5, 7], [2, 3], hidden_units=(4,), encoder=encoder)
+    trainer = SimpleNamespace(
+        world_size=world_size, gradient_clip_val=None, strategy=DDPStrategy()
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(EntityEmbeddingModule, "trainer", trainer)
+        module.setup("fit")
+    assert module._gathers_tables is gathers
+    ignored = getattr(module, "_ddp_params_and_buffers_to_ignore", [])
+    # The one-hot baseline's weights are dense: DDP's reducer averages them.
+    assert ignored == (
+        ["network.encoder.tables.0.weight", "network.encoder.tables.1.weight"]
+        if gathers
+        else []
+    )
+
+
 AVERAGE_SCRIPT = """
 import json, sys
 import torch, torch.distributed as dist, torch.multiprocessing as mp
