@@ -63,6 +63,7 @@ bench: $(BIN)/.installed $(BENCH)/.installed
 	cd benchmarks && for script in lookup transform training quality ablation \
 		time_to_quality fit_floor scaling; do \
 		../$(BENCH)/python bench_$$script.py || exit 1; done
+	cd benchmarks && ../$(BENCH)/python bench_time_to_quality.py --at-scale
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache .hypothesis

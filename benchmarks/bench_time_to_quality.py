@@ -498,7 +498,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument(
-        "--at-scale", action="store_true", help="flights at 80,000 rows, apart"
+        "--at-scale",
+        action="store_true",
+        help="flights at 80,000 and 200,000 rows, on a page of its own",
     )
     args = parser.parse_args()
     if args.at_scale:
