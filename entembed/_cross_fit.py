@@ -122,26 +122,32 @@ def memorising_columns(encoded: EncodedTable, network) -> list[int]:
     drawn = np.random.default_rng(config.seed).choice(
         trained, size=min(len(trained), len(held_out)), replace=False
     )
-
-    def gains(rows: np.ndarray) -> dict[int, np.ndarray] | None:
-        found = held_out_gains(
-            network,
-            candidates,
-            encoded.codes[trained],
-            encoded.codes[rows],
-            encoded.numeric[rows],
-            encoded.target.values[rows],
-            config.task,
-        )
-        if encoded.sample_weight is None:
-            return found
-        weight = encoded.sample_weight[rows]
-        return weighted_gains(found, weight) if weight.sum() > 0 else None
-
-    fitted, new = gains(np.sort(drawn)), gains(held_out)
+    fitted = rows_gains(encoded, network, candidates, trained, np.sort(drawn))
+    new = rows_gains(encoded, network, candidates, trained, held_out)
     if fitted is None or new is None:
         return []
     return [j for j in candidates if memorised(fitted[j], new[j])]
+
+
+def rows_gains(
+    encoded: EncodedTable, network, columns, trained: np.ndarray, rows: np.ndarray
+) -> dict[int, np.ndarray] | None:
+    """:func:`held_out_gains` of ``columns`` on the fit's ``rows``, against
+    their mean vectors over its ``trained`` rows, each row counted by its
+    sample weight; None where those rows weigh nothing."""
+    gains = held_out_gains(
+        network,
+        columns,
+        encoded.codes[trained],
+        encoded.codes[rows],
+        encoded.numeric[rows],
+        encoded.target.values[rows],
+        encoded.config.task,
+    )
+    if encoded.sample_weight is None:
+        return gains
+    weight = encoded.sample_weight[rows]
+    return weighted_gains(gains, weight) if weight.sum() > 0 else None
 
 
 def memorised(fitted: np.ndarray, new: np.ndarray) -> bool:

@@ -12,12 +12,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import EncodedTable, EntityEmbeddingBase
-from ._cross_fit import (
-    encoded_id_like_columns,
-    held_out_gains,
-    informative,
-    weighted_gains,
-)
+from ._cross_fit import encoded_id_like_columns, informative, rows_gains
 from ._dataframe import check_finite_numeric, numeric_array
 from ._embedder import EntityEmbedder
 from ._numpy_network import NumpyNetwork, output_columns
@@ -112,20 +107,9 @@ class _Predictor(EntityEmbeddingBase):
         held_out, trained = validation_split(
             len(encoded.codes), config.validation_fraction, config.seed
         )
-        gains = held_out_gains(
-            network,
-            judged,
-            encoded.codes[trained],
-            encoded.codes[held_out],
-            encoded.numeric[held_out],
-            encoded.target.values[held_out],
-            config.task,
-        )
-        if encoded.sample_weight is not None:  # each row's gain by its weight
-            weight = encoded.sample_weight[held_out]
-            if not weight.sum() > 0:
-                return []
-            gains = weighted_gains(gains, weight)
+        gains = rows_gains(encoded, network, judged, trained, held_out)
+        if gains is None:  # validation rows of zero weight: nothing to test on
+            return []
         return [j for j in judged if not informative(gains[j])]
 
     def _network_output(self, X) -> np.ndarray:
