@@ -91,7 +91,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         column's mean vector over the training rows, they carry only what
         their few rows per category memorised (``constant_columns_`` lists
         such columns). :class:`EntityEmbedder` tests with ``cv="auto"``, on
-        its folds' held-out rows, and serves the column's mean vector to
+        its folds' held-out rows (a column found memorising counts as
+        ID-like there, see ``cv``), and serves the column's mean vector to
         every row; where no ID-like column is left, the features are
         in-sample, as the other columns' vectors of many rows per category
         leak little (flights ROC AUC 0.670 -> 0.687, target encoding 0.678).
