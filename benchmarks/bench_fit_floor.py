@@ -14,7 +14,8 @@ the steps, and so what fewer or cheaper steps would have to give beyond it.
 A third timing, the dense floor, runs the same loop with the tables taken
 out: each batch's input to the dense layers (its vectors and numeric columns)
 is computed once beforehand, and the steps are the dense layers' forward,
-backward (down to that input, as any table update needs) and AdamW step. It is
+backward (down to that input, as any table update needs) and AdamW step (the
+schedule's step, tens of microseconds, is left out with the tables). It is
 what the steps would cost if looking the tables up and updating them were
 free, and so bounds what any cheaper table update could give.
 
