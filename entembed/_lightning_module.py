@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import lightning as L
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 
@@ -214,7 +215,7 @@ class EntityEmbeddingModule(L.LightningModule):
             # DDP copies rank 0's weights to the others when it wraps the
             # module, but not those it ignores: the tables, copied here.
             for table in self.network.table_parameters():
-                torch.distributed.broadcast(table.data, src=0)
+                dist.broadcast(table.data, src=0)
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self._gathers_tables:
@@ -514,8 +515,6 @@ def average_sparse_gradients(tables: Sequence[torch.Tensor]) -> None:
     tables : sequence of Tensor
         The tables, each with a sparse gradient (or None on every process).
     """
-    import torch.distributed as dist
-
     tables = [t for t in tables if t.grad is not None]
     if not tables:
         return
@@ -555,8 +554,6 @@ def average_sparse_gradients(tables: Sequence[torch.Tensor]) -> None:
 
 def _all_gather_padded(tensor: torch.Tensor, length: int, world: int) -> list:
     """Every process's 1-D ``tensor``, each padded to ``length`` to gather."""
-    import torch.distributed as dist
-
     padded = torch.zeros(length, dtype=tensor.dtype, device=tensor.device)
     padded[: len(tensor)] = tensor
     gathered = [torch.empty_like(padded) for _ in range(world)]
