@@ -60,7 +60,7 @@ gpu-check:
 bench: $(BIN)/.installed $(BENCH)/.installed
 	cd benchmarks && ../$(BIN)/python bench_vocabulary.py
 	cd benchmarks && ../$(BIN)/python bench_transform.py
-	cd benchmarks && for script in lookup transform training quality ablation \
+	cd benchmarks && for script in lookup transform training quality ablation interactions \
 		time_to_quality fit_floor scaling; do \
 		../$(BENCH)/python bench_$$script.py || exit 1; done
 	cd benchmarks && ../$(BENCH)/python bench_time_to_quality.py --at-scale
