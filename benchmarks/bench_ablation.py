@@ -14,7 +14,6 @@ Run: ``python benchmarks/bench_ablation.py [--rows N] [--splits S]``
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -24,7 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 from _timing import RESULTS, machine, write
-from bench_quality import _at_least, table_and_splits
+from bench_quality import _at_least, table_and_splits, table_arguments
 from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
@@ -312,10 +311,7 @@ def render(tables: list[dict], variants: list[str], rows: int, splits: int) -> s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser = table_arguments(__doc__.splitlines()[0], DATASETS)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--render", action="store_true")
     args = parser.parse_args()

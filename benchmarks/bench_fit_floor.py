@@ -24,16 +24,14 @@ Run: ``python benchmarks/bench_fit_floor.py [--repeat 2]``
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 import warnings
 from unittest import mock
 
-import numpy as np
 import torch
 from _timing import machine, write
-from bench_quality import table_and_splits
+from bench_quality import table_and_splits, table_arguments, warm_up
 
 from entembed import EntityEmbedder, _training
 from entembed._lightning_module import CosineDecay, TableSGDAdamW
@@ -214,16 +212,11 @@ def render(results: list[dict], rows: int, splits: int, repeat: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--splits", type=int, default=3)
+    parser = table_arguments(__doc__.splitlines()[0], DATASETS)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    # Imports and first-call costs, outside the timings.
-    X, y, *_ = table_and_splits(args.datasets[0], 500, 1)
-    EntityEmbedder(cv=None, max_epochs=1).fit(X, np.asarray(y))
+    warm_up(args.datasets[0])
     results = [
         run_table(name, args.rows, args.splits, args.repeat) for name in args.datasets
     ]

@@ -30,7 +30,6 @@ Run: ``python benchmarks/bench_interactions.py [--rows N] [--splits S]``
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -42,7 +41,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 from _timing import RESULTS, machine, write
-from bench_quality import _at_least, table_and_splits
+from bench_quality import _at_least, table_and_splits, table_arguments, warm_up
 from sklearn.base import clone
 
 from entembed import EntityEmbedder
@@ -263,10 +262,7 @@ def render(tables: list[dict], rows: int, splits: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser = table_arguments(__doc__.splitlines()[0], DATASETS)
     parser.add_argument("--render", action="store_true")
     args = parser.parse_args()
     raw = RESULTS / "interactions.json"
@@ -274,9 +270,7 @@ def main() -> None:
         stored = json.loads(raw.read_text())
     else:
         warnings.simplefilter("ignore", UserWarning)
-        # A first fit pays for torch's and Lightning's first calls: not timed.
-        X, y, *_ = table_and_splits(args.datasets[0], 500, 1)
-        EntityEmbedder(random_state=0, max_epochs=1).fit(X, y)
+        warm_up(args.datasets[0])
         tables = [run_table(name, args.rows, args.splits) for name in args.datasets]
         stored = {"rows": args.rows, "splits": args.splits, "tables": tables}
         raw.write_text(json.dumps(stored, indent=1))
