@@ -32,10 +32,6 @@ from entembed._compare import _models, default_encoders
 from entembed._embedding_dims import auto_embedding_dim
 from entembed.datasets import DATASETS
 
-# The first variant is the baseline the others are read against: 0.2's
-# defaults, constant learning rates and patience 3, under which the variants
-# up to the schedule's were measured.
-
 
 def widths_at_most_50(n_categories: int) -> int:
     """fastai's width, at most 50 (fastai v1's cap): an ID-like column of
@@ -44,6 +40,9 @@ def widths_at_most_50(n_categories: int) -> int:
     return min(50, auto_embedding_dim(n_categories))
 
 
+# The first variant is the baseline the others are read against: 0.2's
+# defaults, constant learning rates and patience 3, under which the variants
+# up to the schedule's were measured.
 V0_2 = {
     "embedding_dims": "auto",  # fastai's widths, by cardinality only
     "learning_rate_schedule": "constant",

@@ -80,9 +80,9 @@ class CrossedPairs:
 
     def fit(self, X: pd.DataFrame) -> CrossedPairs:
         n = len(X)
-        wide = [c for c in self.columns if X[c].nunique() <= n / ID_LIKE_ROWS]
+        not_id_like = [c for c in self.columns if X[c].nunique() <= n / ID_LIKE_ROWS]
         self.pairs_: dict[tuple[str, str], set | None] = {}
-        for a, b in itertools.combinations(wide, 2):
+        for a, b in itertools.combinations(not_id_like, 2):
             crossed = self._cross(X, a, b)
             if self.form == "all":
                 if crossed.nunique() <= n / ID_LIKE_ROWS:
@@ -146,20 +146,20 @@ def run_table(name: str, rows: int, n_splits: int) -> dict:
     }
 
 
-def _catboost(name: str, rows: int, splits: int) -> list[float] | None:
-    """CatBoost's scores on the same splits, from the quality page's run (None
-    where that run read other rows or splits, or has no CatBoost cell)."""
+def _catboost(rows: int, splits: int) -> dict[str, list[float]]:
+    """CatBoost's scores by table on the same splits, from the quality page's
+    run (none where that run read other rows or splits)."""
     raw = RESULTS / "quality.json"
     if not raw.exists():
-        return None
+        return {}
     stored = json.loads(raw.read_text())
     if stored.get("rows") != rows:
-        return None
-    for table in stored["tables"]:
-        if table["name"] == name and table["splits"] == splits:
-            cell = table["cells"].get("CatBoost", {}).get("itself")
-            return cell["scores"] if cell else None
-    return None
+        return {}
+    return {
+        table["name"]: table["cells"]["CatBoost"]["itself"]["scores"]
+        for table in stored["tables"]
+        if table["splits"] == splits and "CatBoost" in table["cells"]
+    }
 
 
 def _fmt(values: list[float]) -> str:
@@ -184,10 +184,8 @@ def render(tables: list[dict], rows: int, splits: int) -> str:
         "## Summary: gradient boosting, against the default",
         "",
     ]
-    header = ["table"]
-    for form_name in FORMS:
-        header.append(form_name)
-    header.append("CatBoost")
+    header = ["table", *FORMS, "CatBoost"]
+    catboost = _catboost(rows, splits)
     lines += [
         "| " + " | ".join(header) + " |",
         "|---" + "|---:" * (len(header) - 1) + "|",
@@ -209,8 +207,7 @@ def render(tables: list[dict], rows: int, splits: int) -> str:
                 better[form_name] += 1
             elif gap < -np.std(base):
                 worse[form_name] += 1
-        catboost = _catboost(table["name"], rows, splits)
-        row.append(_fmt(catboost) if catboost else "")
+        row.append(_fmt(catboost[table["name"]]) if table["name"] in catboost else "")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     for form_name in list(FORMS)[1:]:
@@ -222,7 +219,7 @@ def render(tables: list[dict], rows: int, splits: int) -> str:
     beats = [
         t["name"]
         for t in tables
-        if (cb := _catboost(t["name"], rows, splits))
+        if (cb := catboost.get(t["name"]))
         and any(
             _at_least(
                 np.mean(t["cells"][f]["gradient boosting"]),
