@@ -306,15 +306,10 @@ def held_out_gains(
     beyond the rows they learned from: an ID-like column of noise memorises
     its few rows per category, and gives new rows noise.
     """
-    own = row_losses(network.forward(codes, numeric), target, task)
-    gains = {}
-    for j in columns:
-        table = network.tables[j]
-        flat = [*network.tables]
-        flat[j] = np.broadcast_to(mean_vector(table, train_codes[:, j]), table.shape)
-        without = replace(network, tables=flat).forward(codes, numeric)
-        gains[j] = row_losses(without, target, task) - own
-    return gains
+    means = {j: mean_vector(network.tables[j], train_codes[:, j]) for j in columns}
+    output, without = network.outputs_without(codes, numeric, means)
+    own = row_losses(output, target, task)
+    return {j: row_losses(without[j], target, task) - own for j in columns}
 
 
 def mean_vector(table: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -144,6 +144,42 @@ class NumpyNetwork:
         self, codes: np.ndarray, numeric: np.ndarray | None = None
     ) -> np.ndarray:
         """Network output (predictions or logits), shape (n_rows, n_outputs)."""
+        # float64 from the inputs on: float32 matrix products round differently
+        # with the number of rows (BLAS picks kernels by shape), and a row's
+        # prediction must not depend on which rows came with it.
+        return self._through(self._inputs(codes, numeric).astype(np.float64))
+
+    def outputs_without(
+        self,
+        codes: np.ndarray,
+        numeric: np.ndarray | None,
+        vectors: dict[int, np.ndarray],
+    ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """The output, and for each column ``j`` of ``vectors`` the output with
+        every row's vector of that column replaced by ``vectors[j]``.
+
+        For statistics over many rows (the tests of ID-like columns), in
+        float32: a row's output may round differently beside other rows, which
+        a mean over thousands of rows does not notice, and the products run
+        about 3x faster than :meth:`forward`'s float64. The first layer's
+        product is computed once: replacing column ``j`` moves it by
+        ``(vectors[j] - x_j) @ W_j.T``, the column's block of weights only.
+        """
+        x = self._inputs(codes, numeric)
+        (_, first), rest = self.layers[0], self.layers[1:]  # always linear
+        weight = first["weight"].astype(np.float32)
+        product = x @ weight.T + first["bias"].astype(np.float32)
+        starts = np.cumsum([0, *self.widths])
+        without = {}
+        for j, vector in vectors.items():
+            block = slice(starts[j], starts[j + 1])
+            moved = (vector - x[:, block]) @ weight[:, block].T
+            without[j] = self._through(product + moved, rest)
+        return self._through(product, rest), without
+
+    def _inputs(self, codes: np.ndarray, numeric: np.ndarray | None) -> np.ndarray:
+        """The first layer's input: the vectors and standardised numeric
+        columns side by side, float32."""
         n_numeric = len(self.numeric_mean)
         x = np.empty((len(codes), sum(self.widths) + n_numeric), dtype=np.float32)
         self.embed(codes, x)
@@ -151,13 +187,14 @@ class NumpyNetwork:
             x[:, sum(self.widths) :] = (
                 numeric - self.numeric_mean
             ) / self.numeric_scale
-        # float64 from here: float32 matrix products round differently with the
-        # number of rows (BLAS picks kernels by shape), and a row's prediction
-        # must not depend on which rows came with it.
-        x = x.astype(np.float64)
-        for kind, params in self.layers:
+        return x
+
+    def _through(self, x: np.ndarray, layers=None) -> np.ndarray:
+        """``x`` through ``layers`` (all of them by default), then the output
+        scaling, in ``x``'s precision."""
+        for kind, params in self.layers if layers is None else layers:
             if kind == "linear":
-                x = x @ params["weight"].T + params["bias"]
+                x = x @ params["weight"].T.astype(x.dtype, copy=False) + params["bias"]
             elif kind == "batchnorm":
                 x = (x - params["mean"]) / np.sqrt(params["var"] + params["eps"])
                 x = x * params["weight"] + params["bias"]

@@ -1,5 +1,7 @@
 """NumpyNetwork: the numpy copy that serves a trained network without torch."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +93,36 @@ def test_scaled_network_serves_scaled_vectors_and_the_same_outputs():
     weight, original = scaled.layers[0][1]["weight"], copy.layers[0][1]["weight"]
     np.testing.assert_array_equal(weight[:, -2:], original[:, -2:])
     assert not np.shares_memory(weight, original)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_outputs_without_a_column_equal_forward_with_its_vectors_replaced(batch_norm):
+    torch.manual_seed(0)
+    network = EntityEmbeddingNetwork(
+        MODULE_CARDINALITIES,
+        MODULE_DIMS,
+        n_numeric=2,
+        n_outputs=3,
+        hidden_units=(16, 8),
+        batch_norm=batch_norm,
+    )
+    network.set_numeric_scaling(torch.tensor([0.5, -1.0]), torch.tensor([2.0, 3.0]))
+    network.train()
+    network(module_codes(), torch.randn(64, 2))  # moves the running statistics
+    copy = network.eval().to_numpy()
+    copy.output_mean, copy.output_scale = np.full(3, 2.0), np.full(3, 0.5)
+    codes = module_codes().numpy()
+    numeric = np.random.default_rng(0).normal(size=(64, 2))
+    rng = np.random.default_rng(1)
+    vectors = {j: rng.normal(size=copy.widths[j]).astype(np.float32) for j in (0, 2)}
+    output, without = copy.outputs_without(codes, numeric, vectors)
+    np.testing.assert_allclose(
+        output, copy.forward(codes, numeric), rtol=1e-4, atol=1e-5
+    )
+    assert set(without) == {0, 2}
+    for j, vector in vectors.items():
+        tables = [*copy.tables]
+        tables[j] = np.broadcast_to(vector, tables[j].shape)
+        expected = replace(copy, tables=tables).forward(codes, numeric)
+        np.testing.assert_allclose(without[j], expected, rtol=1e-4, atol=1e-5)
+        assert not np.allclose(without[j], output, atol=1e-3)  # the column counts
