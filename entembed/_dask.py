@@ -7,6 +7,7 @@ transforms there without torch.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,5 +79,32 @@ def write_features(estimator, data, path, *, overwrite: bool = False) -> Path:
     """
     with atomic_folder(path, overwrite=overwrite) as temporary:
         # Dask writes into the existing (empty) folder it is given.
-        transform_dask(estimator, data).to_parquet(temporary)
+        _compute_all(
+            transform_dask(estimator, data).to_parquet(temporary, compute=False)
+        )
     return Path(path)
+
+
+def _compute_all(collection) -> None:
+    """Compute ``collection``; where it fails, return only once no task runs.
+
+    Dask's default threaded scheduler raises a task's error at once, while its
+    other threads may still be writing partitions: the temporary folder would
+    be removed under them and they could leave a file in it. On that
+    scheduler the computation gets a pool of its own, which is shut down,
+    waiting for its running tasks, before the error propagates. Other
+    schedulers (processes, a distributed client) compute as configured.
+    """
+    import dask
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    if get_scheduler(collections=[collection]) is not dask.threaded.get:
+        collection.compute()
+        return
+    workers = dask.config.get("num_workers", None) or dask.threaded.CPU_COUNT
+    pool = ThreadPoolExecutor(workers)
+    try:
+        collection.compute(pool=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,9 +1,12 @@
 """Transform across a cluster: a fitted embedder on every partition of a Dask
 DataFrame, and features written as a Parquet dataset."""
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from entembed import EntityEmbedder
 from entembed.datasets import make_synthetic
@@ -90,3 +93,49 @@ def test_write_features_replaces_only_what_it_wrote(fitted, tmp_path):
     assert (mine / "notes.txt").read_text() == "keep me"
     with pytest.raises(ValueError, match=r"'s3://bucket/features' is a URL"):
         write_features(embedder, data, "s3://bucket/features")
+
+
+class _SlowThenFailing(BaseEstimator):
+    """A fitted stand-in: partition 0 transforms slowly, noting its start and
+    end in the file ``log`` (dask's tasks may work on copies); partition 1
+    fails."""
+
+    def __init__(self, log=None):
+        self.log = log
+        self.fitted_ = True
+
+    def fit(self, X, y=None):
+        return self
+
+    def get_feature_names_out(self):
+        return np.array(["f"])
+
+    def transform(self, X):
+        if X["part"].iloc[0] == 1:
+            raise ValueError("bad rows")
+        with open(self.log, "a") as log:
+            log.write("start\n")
+        time.sleep(1.0)
+        with open(self.log, "a") as log:
+            log.write("end\n")
+        return X[["part"]].to_numpy(dtype=np.float32)
+
+
+def test_a_failed_write_returns_after_every_running_partition(tmp_path):
+    # Dask's threaded scheduler raises the first error at once: the other
+    # threads' partitions would still be writing into the temporary folder
+    # as it is removed, and could leave a file there (1 run in 8 did).
+    dd = pytest.importorskip("dask.dataframe")
+    from entembed import write_features
+
+    log, out = tmp_path / "finished.txt", tmp_path / "out"
+    out.mkdir()
+    estimator = _SlowThenFailing(log=str(log))
+    data = dd.from_pandas(pd.DataFrame({"part": [0] * 10 + [1] * 10}), npartitions=2)
+    with pytest.raises(ValueError, match=r"partition 1 \(10 rows\): bad rows"):
+        write_features(estimator, data, out / "features")
+    # The slow partition ran to its end before the raise, or never started.
+    noted = log.read_text() if log.exists() else ""
+    assert noted in ("", "start\nend\n")
+    time.sleep(1.5)  # anything still running would write by now
+    assert list(out.iterdir()) == []
