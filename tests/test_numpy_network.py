@@ -10,8 +10,9 @@ from training_data import MODULE_CARDINALITIES, MODULE_DIMS, module_codes
 from entembed import EntityEmbeddingNetwork
 
 
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_numpy_copy_predicts_like_the_torch_network(batch_norm):
+def _evaluating_network(batch_norm: bool, codes, numeric) -> EntityEmbeddingNetwork:
+    """A seeded network with numeric scaling and three outputs, in eval mode,
+    its batch-norm running statistics moved by one training pass on the rows."""
     torch.manual_seed(0)
     network = EntityEmbeddingNetwork(
         MODULE_CARDINALITIES,
@@ -23,10 +24,15 @@ def test_numpy_copy_predicts_like_the_torch_network(batch_norm):
         dropout=0.3,
     )
     network.set_numeric_scaling(torch.tensor([0.5, -1.0]), torch.tensor([2.0, 3.0]))
-    codes, numeric = module_codes(), torch.randn(64, 2)
     network.train()
-    network(codes, numeric)  # moves the batch-norm running statistics
-    network.eval()
+    network(codes, numeric)
+    return network.eval()
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_numpy_copy_predicts_like_the_torch_network(batch_norm):
+    codes, numeric = module_codes(), torch.randn(64, 2)
+    network = _evaluating_network(batch_norm, codes, numeric)
     with torch.no_grad():
         expected = network(codes, numeric).numpy()
     copy = network.to_numpy()
@@ -97,19 +103,9 @@ def test_scaled_network_serves_scaled_vectors_and_the_same_outputs():
 
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_outputs_without_a_column_equal_forward_with_its_vectors_replaced(batch_norm):
-    torch.manual_seed(0)
-    network = EntityEmbeddingNetwork(
-        MODULE_CARDINALITIES,
-        MODULE_DIMS,
-        n_numeric=2,
-        n_outputs=3,
-        hidden_units=(16, 8),
-        batch_norm=batch_norm,
-    )
-    network.set_numeric_scaling(torch.tensor([0.5, -1.0]), torch.tensor([2.0, 3.0]))
-    network.train()
-    network(module_codes(), torch.randn(64, 2))  # moves the running statistics
-    copy = network.eval().to_numpy()
+    copy = _evaluating_network(
+        batch_norm, module_codes(), torch.randn(64, 2)
+    ).to_numpy()
     copy.output_mean, copy.output_scale = np.full(3, 2.0), np.full(3, 0.5)
     codes = module_codes().numpy()
     numeric = np.random.default_rng(0).normal(size=(64, 2))
