@@ -597,10 +597,11 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             return features, fitted.predictions
         constant = [j for j in judged if not informative(fitted.held_out_gains[j])]
         self.constant_columns_ = [self.categorical_columns_[j] for j in constant]
-        if judged and len(constant) == len(judged):
-            # No ID-like column carries signal to rows it did not learn from:
-            # nothing left to cross-fit for, and the other columns' in-sample
-            # vectors leak little (they have many rows per category).
+        if fitted.features is None or fitted.mean_tables is None:
+            # No ID-like column carries signal to rows it did not learn from
+            # (every judged column is constant): nothing left to cross-fit
+            # for, and the other columns' in-sample vectors leak little (they
+            # have many rows per category).
             self._folds = self.cv_ = None
             self.network_ = replace(
                 self.network_, tables=_constant(self.network_.tables, constant, encoded)

@@ -12,6 +12,7 @@ from sklearn.model_selection import KFold
 from training_data import FAST, city_table, with_an_id_column
 
 import entembed
+import entembed._cross_fit
 import entembed._vocabulary
 from entembed import EntityEmbedder, EntityEmbeddingRegressor
 from entembed._cross_fit import (
@@ -429,6 +430,27 @@ def test_cv_auto_keeps_cross_fitting_for_an_informative_id_like_column():
         np.testing.assert_array_equal(
             features[:, blocks[column]], explicit[:, blocks[column]]
         )
+
+
+@pytest.mark.parametrize("informative_column, rotations", [(False, 0), (True, 5)])
+def test_the_folds_are_rotated_only_where_their_features_are_served(
+    monkeypatch, informative_column, rotations
+):
+    # Where the tested ID-like column is noise, the features served are
+    # in-sample: the folds' rotations (each as costly as a product of every
+    # table with itself) are skipped. Where it carries the target, each of the
+    # 5 folds is rotated onto the full model's axes.
+    calls = []
+    rotate = entembed._cross_fit._rotated
+    monkeypatch.setattr(
+        entembed._cross_fit, "_rotated", lambda *args: calls.append(1) or rotate(*args)
+    )
+    X, y = with_an_id_column(informative=informative_column)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ID-like width warning
+        embedder = EntityEmbedder(**AS_LEARNED).fit(X, y)
+    assert embedder.cv_ == (5 if informative_column else None)
+    assert len(calls) == rotations
 
 
 def test_the_held_out_test_weighs_rows_by_their_sample_weight():
