@@ -11,7 +11,7 @@ versions of entembed run side by side, each in its own process: ``before``
 (a git revision, extracted with ``git archive``) and ``after`` (this
 checkout), with the same packages, table by table in turn, in several runs
 (``--runs``, default 3): a version's process runs faster or slower as a whole
-from run to run, so the targets take the median of the runs' ratios. torch
+from run to run, so each table's ratio is its median over the runs. torch
 uses its default threads (the machine's cores), as a new user's fit does.
 
 A fit in a fresh process first imports torch and Lightning: that one-time
@@ -584,8 +584,8 @@ def run_versions(before: str, rows: int, splits: int, runs: int) -> dict:
         # first): a machine that slows down part-way weighs on both alike.
         # A version's process runs faster or slower as a whole from one run
         # to the next (the first version's flights fit: 1.30 s in one run,
-        # 1.69 s in the next), so the timed fits run in several runs, and the
-        # targets take the median of the runs' ratios; the other settings run
+        # 1.69 s in the next), so the timed fits run in several runs, and each
+        # table's ratio is its median over the runs; the other settings run
         # in the first only.
         for run in range(runs):
             for i in range(len(DATASETS)):
