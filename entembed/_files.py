@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,32 @@ def _check_local(path) -> Path:
             "file and copy it, or pass a path on a mounted file system."
         )
     return Path(text)
+
+
+def _umask() -> int:
+    """This process's umask. Linux reports it in /proc; elsewhere it is read by
+    setting it, which is not thread-safe, hence the /proc route first."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path, default: int) -> int:
+    """The permission bits a replacement of ``path`` gets: those of the file it
+    replaces, or what a plain ``open`` (``mkdir``) would give under the umask.
+    mkstemp and mkdtemp create 0600 and 0700, which would hide a result from
+    the user's group and from other accounts that read it."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return default & ~_umask()
 
 
 def check_writable(path) -> Path:
@@ -54,6 +81,7 @@ def atomic_path(path) -> Iterator[Path]:
     os.close(handle)
     temporary = Path(name)
     try:
+        os.chmod(temporary, _mode_for(path, 0o666))
         yield temporary
         with open(temporary, "rb+") as f:
             os.fsync(f.fileno())
@@ -94,6 +122,7 @@ def atomic_folder(path, *, overwrite: bool = False) -> Iterator[Path]:
         tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     )
     try:
+        os.chmod(temporary, _mode_for(path, 0o777))
         yield temporary
         (temporary / MARKER).write_text("written by entembed\n")
         if path.exists():

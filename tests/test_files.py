@@ -1,5 +1,8 @@
 """Atomic writes: a failed or interrupted write leaves the previous file as it was."""
 
+import os
+import stat
+
 import pytest
 
 from entembed._files import MARKER, atomic_file, atomic_folder, same_file
@@ -54,3 +57,25 @@ def test_same_file_sees_through_links_and_relative_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert same_file("a.csv", tmp_path / "link.csv")
     assert not same_file("a.csv", "b.csv")
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_atomic_writes_respect_the_umask_and_keep_an_existing_mode(tmp_path, umask_022):
+    path = tmp_path / "out.txt"
+    with atomic_file(path, "w") as f:
+        f.write("new")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # as open() would create it
+    path.chmod(0o600)  # a file the user made private stays private
+    with atomic_file(path, "w") as f:
+        f.write("again")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    folder = tmp_path / "dataset"
+    with atomic_folder(folder) as temporary:
+        (temporary / "part.0").write_text("x")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
