@@ -17,7 +17,9 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
     column : str
         An embedded column.
     n_labels : int, default=40
-        Label this many of the most frequent categories.
+        Label at most this many categories, the most frequent first, skipping
+        those whose label would overlap one already placed (a dense cluster
+        keeps a readable few).
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
 
@@ -61,7 +63,7 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
         edgecolors="white",
         linewidths=0.5,
     )
-    for i in np.argsort(-counts, kind="stable")[:n_labels]:
+    for i in readable_labels(points, categories, counts, n_labels):
         ax.annotate(
             str(categories[i]),
             points[i],
@@ -79,3 +81,35 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
     )
     ax.grid(alpha=0.2)
     return ax
+
+
+# A label's box in axes fractions, for a 9 x 7 inch map at 8 points: the
+# width of one character and the height of a line.
+_CHAR_WIDTH, _LINE_HEIGHT = 0.0095, 0.028
+
+
+def readable_labels(points, categories, counts, n_labels: int) -> list[int]:
+    """Which points to label: the most frequent first, each placed only if its
+    text box (above the point) does not overlap the boxes already placed."""
+    span = points.max(axis=0) - points.min(axis=0)
+    span[span == 0] = 1.0
+    scaled = (points - points.min(axis=0)) / span
+    placed: list[tuple[float, float, float, float]] = []
+    chosen: list[int] = []
+    for i in np.argsort(-counts, kind="stable"):
+        if len(chosen) == n_labels:
+            break
+        half = _CHAR_WIDTH * (len(str(categories[i])) + 1) / 2
+        x, y = scaled[i]
+        box = (x - half, x + half, y, y + _LINE_HEIGHT)
+        if any(
+            box[0] < other[1]
+            and other[0] < box[1]
+            and box[2] < other[3]
+            and other[2] < box[3]
+            for other in placed
+        ):
+            continue
+        placed.append(box)
+        chosen.append(int(i))
+    return chosen

@@ -26,11 +26,28 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _folder_names(columns) -> list[str]:
+    """A folder name per column: the column's name, its characters outside
+    letters, digits, ``-``, ``_`` and ``.`` replaced by ``_``, and a number
+    appended where two names would then clash (or differ only in case, which
+    some file systems ignore)."""
+    names, seen = [], {"projector_config.pbtxt"}
+    for column in columns:
+        name = re.sub(r"[^\w.-]", "_", str(column)).strip(".") or "column"
+        candidate, k = name, 2
+        while candidate.lower() in seen:
+            candidate, k = f"{name}_{k}", k + 1
+        seen.add(candidate.lower())
+        names.append(candidate)
+    return names
+
+
 def export_projector(model, directory, *, overwrite: bool = False) -> Path:
     """Write TensorBoard projector files of every embedded column.
 
-    For the ``j``-th embedded column: ``column_j/tensors.tsv`` (one vector
-    per row) and ``column_j/metadata.tsv`` (a header, then each row's category
+    For each embedded column, a folder named after it (``city/``; characters
+    a file name cannot hold become ``_``) with ``tensors.tsv`` (one vector
+    per row) and ``metadata.tsv`` (a header, then each row's category
     and its count in fit; the reserved rows ``<unknown>`` and ``<missing>``
     have no count), and one ``projector_config.pbtxt`` that names each tensor
     after its column. The folder is written beside
@@ -53,8 +70,10 @@ def export_projector(model, directory, *, overwrite: bool = False) -> Path:
     check_is_fitted(model)
     entries = []
     with atomic_folder(directory, overwrite=overwrite) as folder:
-        for j, (column, frame) in enumerate(model.embeddings_.items()):
-            sub = f"column_{j}"
+        embeddings = model.embeddings_
+        for j, (sub, (column, frame)) in enumerate(
+            zip(_folder_names(embeddings), embeddings.items(), strict=True)
+        ):
             (folder / sub).mkdir()
             np.savetxt(
                 folder / sub / "tensors.tsv",

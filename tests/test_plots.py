@@ -8,7 +8,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from entembed import EntityEmbedder  # noqa: E402
-from entembed._plots import embedding_map  # noqa: E402
+from entembed._plots import embedding_map, readable_labels  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +37,17 @@ def test_error_embedding_map_names_the_problem(embedder):
         embedding_map(embedder, "shop")
     with pytest.raises(ValueError, match=r"Column 'one' has 1 kept categories"):
         embedding_map(embedder, "one")
+
+
+def test_embedding_map_labels_a_readable_subset_of_a_dense_cluster():
+    # 50 categories in one tight cluster, 3 far apart: labelling all 40 most
+    # frequent would stack them; the map labels what does not overlap.
+    rng = np.random.default_rng(0)
+    points = np.vstack([rng.normal(0, 0.01, (50, 2)), [[5, 0], [0, 5], [5, 5]]])
+    categories = np.array([f"cat{i:02d}" for i in range(53)], dtype=object)
+    counts = np.arange(53, 0, -1)
+    chosen = readable_labels(points, categories, counts, n_labels=40)
+    assert chosen[0] == 0  # the most frequent is always labelled
+    assert {50, 51, 52} <= set(chosen)  # the isolated points keep their labels
+    assert len(chosen) < 10
+    assert readable_labels(points[50:], categories[50:], counts[50:], 2) == [0, 1]

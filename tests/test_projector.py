@@ -6,6 +6,7 @@ import pytest
 from training_data import FAST, city_table
 
 from entembed import EntityEmbedder, export_projector
+from entembed._projector import _folder_names
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +22,13 @@ def test_projector_files_hold_each_column_s_vectors_and_labels(embedder, tmp_pat
     assert config.count("embeddings {") == 2
     assert 'tensor_name: "city"' in config and 'tensor_name: "plan"' in config
     for j, column in enumerate(["city", "plan"]):
-        assert f'tensor_path: "column_{j}/tensors.tsv"' in config
-        vectors = np.loadtxt(folder / f"column_{j}" / "tensors.tsv", delimiter="\t")
+        assert f'tensor_path: "{column}/tensors.tsv"' in config
+        vectors = np.loadtxt(folder / column / "tensors.tsv", delimiter="\t")
         np.testing.assert_allclose(
             vectors, embedder.embeddings_[column].to_numpy(), rtol=1e-6
         )
         labels = pd.read_csv(
-            folder / f"column_{j}" / "metadata.tsv", sep="\t", keep_default_na=False
+            folder / column / "metadata.tsv", sep="\t", keep_default_na=False
         )
         assert list(labels.columns) == ["category", "count"]
         assert labels["category"].tolist()[:2] == ["<unknown>", "<missing>"]
@@ -35,7 +36,7 @@ def test_projector_files_hold_each_column_s_vectors_and_labels(embedder, tmp_pat
         assert counts[:2] == ["", ""]  # fit keeps no count of the reserved rows
         expected = embedder.vocabulary_.category_counts_[j].tolist()
         assert [int(n) for n in counts[2:]] == expected
-    plan = pd.read_csv(folder / "column_1" / "metadata.tsv", sep="\t")
+    plan = pd.read_csv(folder / "plan" / "metadata.tsv", sep="\t")
     assert "tab here" in plan["category"].tolist()  # a tab would split the cell
 
 
@@ -49,3 +50,8 @@ def test_projector_export_refuses_to_replace_what_it_did_not_write(embedder, tmp
     other.mkdir()
     with pytest.raises(FileExistsError, match="was not written by entembed"):
         export_projector(embedder, other, overwrite=True)
+
+
+def test_projector_folders_are_named_after_columns_that_make_safe_names():
+    names = _folder_names(["city", "a/b", "A/B", "..", "projector_config.pbtxt"])
+    assert names == ["city", "a_b", "A_B_2", "column", "projector_config.pbtxt_2"]
