@@ -45,7 +45,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
 from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
-from entembed._base import is_categorical_dtype
+from entembed._columns import is_categorical_dtype
 from entembed._compare import _models, _scaled, _scorer, default_encoders
 from entembed._cross_fit import AUTO_FOLDS, ID_LIKE_ROWS, MEMORISING_ROWS
 from entembed._target import infer_task
@@ -75,13 +75,15 @@ def encoders(task: str) -> dict:
         "one-hot (top 50)": found["one-hot (top 50)"],
         "ordinal": found["ordinal"],
         "target encoding": found["target encoding"],
-        DEFAULT: EntityEmbedder(random_state=0),
-        "entity embeddings, in-sample": EntityEmbedder(cv=None, random_state=0),
+        DEFAULT: EntityEmbedder(remainder="drop", random_state=0),
+        "entity embeddings, in-sample": EntityEmbedder(
+            cv=None, remainder="drop", random_state=0
+        ),
         "entity embeddings, cross-fitted": EntityEmbedder(
-            cv=AUTO_FOLDS, random_state=0
+            cv=AUTO_FOLDS, remainder="drop", random_state=0
         ),
         "entity embeddings + prediction, cross-fitted": EntityEmbedder(
-            cv=5, append_prediction=True, random_state=0
+            cv=5, append_prediction=True, remainder="drop", random_state=0
         ),
     }
 

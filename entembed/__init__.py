@@ -17,7 +17,7 @@ from ._predictors import EntityEmbeddingClassifier, EntityEmbeddingRegressor
 from ._projector import export_projector
 from ._vocabulary import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 _LAZY = {
     "EmbeddingTables": "._modules",

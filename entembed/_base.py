@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -22,6 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._columns import select_columns
 from ._dataframe import check_not_empty, match_columns, numeric_array, to_frame
 from ._embedding_dims import resolve_embedding_dims
 from ._numpy_network import NumpyNetwork
@@ -29,16 +31,6 @@ from ._persistence import decode_values, encode_values, jsonable_params, save
 from ._target import Target, as_target_array, prepare_target, target_with_classes
 from ._training_config import StartingPoint, TrainingConfig, check_memory
 from ._vocabulary import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary
-from ._warnings import warn
-
-_CATEGORICAL_KINDS = "OUSb"  # object, unicode, bytes, bool
-
-
-def is_categorical_dtype(dtype) -> bool:
-    """Whether "auto" column selection embeds a column of this dtype."""
-    if isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype, pd.BooleanDtype)):
-        return True
-    return isinstance(dtype, np.dtype) and dtype.kind in _CATEGORICAL_KINDS
 
 
 def embedding_feature_names(column: str, width: int) -> list[str]:
@@ -287,75 +279,6 @@ class EntityEmbeddingBase(BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ columns
-    def _select_columns(self, frame: pd.DataFrame, has_names: bool):
-        """Resolve (categorical, numeric) column lists for this table."""
-        columns = list(frame.columns)
-        if isinstance(self.categorical_columns, str):
-            categorical = [c for c in columns if is_categorical_dtype(frame[c].dtype)]
-            # A table with no categorical dtype (a numeric array, say) is taken as
-            # all-categorical: integer codes of stores, products, ...
-            if not categorical:
-                categorical = columns
-        else:
-            categorical = self._named(
-                "categorical_columns", self.categorical_columns, columns, has_names
-            )
-            if not categorical:
-                raise ValueError(
-                    "categorical_columns is empty; name at least one column to "
-                    "embed, or use 'auto'."
-                )
-        is_number = [
-            pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])
-            for c in columns
-        ]
-        if isinstance(self.categorical_columns, str):
-            left_out = [
-                f"{c!r} ({frame[c].dtype})"
-                for c, number in zip(columns, is_number, strict=True)
-                if c not in categorical and not number
-            ]
-            if left_out:
-                warn(
-                    f"Columns {', '.join(left_out)} are neither embedded nor fed "
-                    "as numbers: categorical_columns='auto' embeds text, category "
-                    "and boolean columns. List them in categorical_columns to embed "
-                    "them, or convert them (e.g. a date to its year or weekday)."
-                )
-        if self.numeric_columns is None:
-            numeric = []
-        elif isinstance(self.numeric_columns, str):
-            numeric = [
-                c
-                for c, number in zip(columns, is_number, strict=True)
-                if c not in categorical and number
-            ]
-        else:
-            numeric = self._named(
-                "numeric_columns", self.numeric_columns, columns, has_names
-            )
-            both = sorted(set(numeric) & set(categorical))
-            if both:
-                raise ValueError(
-                    f"Columns {both} are in both categorical_columns and "
-                    "numeric_columns; list each column once."
-                )
-        return categorical, numeric
-
-    @staticmethod
-    def _named(parameter, requested, columns, has_names) -> list[str]:
-        requested = list(requested)
-        if not has_names and all(isinstance(c, Integral) for c in requested):
-            requested = [f"x{c}" for c in requested]  # positions in an array
-        unknown = [c for c in requested if c not in columns]
-        if unknown:
-            raise ValueError(
-                f"{parameter} names columns that are not in X: {unknown}. The "
-                f"columns of X are {columns}."
-            )
-        return requested
-
     def _match(self, X, required: list[str]) -> pd.DataFrame:
         return match_columns(
             X,
@@ -377,7 +300,10 @@ class EntityEmbeddingBase(BaseEstimator):
         check_not_empty(frame, type(self).__name__)
         y = as_target_array(y, len(frame), type(self).__name__)
         sample_weight = _check_sample_weight(sample_weight, len(frame))
-        categorical, numeric = self._select_columns(frame, has_names)
+        selection = select_columns(
+            frame, has_names, self.categorical_columns, self.numeric_columns
+        )
+        categorical, numeric = selection.categorical, selection.numeric
         vocabulary_params = {
             name: getattr(self, name) for name in CategoryVocabulary._get_param_names()
         }
@@ -460,6 +386,12 @@ class EntityEmbeddingBase(BaseEstimator):
             encoded.start,
         )
         return network, history, []
+
+    def _report(self, message: str) -> None:
+        """Say what fit decided and why, in one line to stderr (beside the
+        progress bars), with ``verbose`` on."""
+        if self.verbose:
+            print(f"{type(self).__name__}: {message}", file=sys.stderr, flush=True)
 
     def _continues(self) -> bool:
         """Whether the next fit continues this fitted model (warm start)."""

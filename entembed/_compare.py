@@ -28,7 +28,7 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.fixes import parse_version
 
-from ._base import is_categorical_dtype
+from ._columns import is_categorical_dtype
 from ._embedder import EntityEmbedder
 from ._target import infer_task
 
@@ -42,8 +42,10 @@ def default_encoders(
     of whole numbers (dollars) as multiclass.
     """
     return {
+        # The numeric columns reach every model beside each encoder's output
+        # (compare_encoders adds them): the embedder serves its vectors only.
         "entity embeddings": EntityEmbedder(
-            random_state=random_state, **embedder_params
+            remainder="drop", random_state=random_state, **embedder_params
         ),
         # HistGradientBoosting needs dense input: one column per category of the
         # 50 most frequent per column keeps the table small enough.

@@ -248,14 +248,15 @@ def cross_fitted_embeddings(
     waiting = []
     predictions = None
     gains = {j: np.empty(len(codes)) for j in gains_of}
-    for train, test in splitter.split(codes, target):
+    n_folds = splitter.get_n_splits(codes, target)
+    for k, (train, test) in enumerate(splitter.split(codes, target), start=1):
         # The fold learns with the full model's codes and starting weights: a
         # category's row starts where it started there, and plain SGD moves it
         # only by what the fold's rows teach. The fold's tables then differ
         # from the full model's by what the held-out rows taught, not by an
         # arbitrary orientation, and trees' split points carry over.
         fold, _ = fit_network(
-            config,
+            replace(config, progress_label=f"fold {k}/{n_folds}"),
             codes[train],
             encoded.numeric[train],
             target[train],

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import TransformerMixin
 from sklearn.model_selection import check_cv
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import EncodedTable, EntityEmbeddingBase
+from ._columns import is_passable
 from ._cross_fit import (
     AUTO_FOLDS,
     cross_fitted_embeddings,
@@ -49,9 +50,14 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     numeric_columns : "auto", list of str or None, default="auto"
         Numeric columns fed to the network beside the embeddings (standardised
         inside it). ``"auto"``: the remaining numeric columns.
-    remainder : {"drop", "passthrough"}, default="drop"
-        Whether the columns that are not embedded appear in the output, after
-        the embeddings (they must be numeric).
+    remainder : {"passthrough", "drop"}, default="passthrough"
+        What happens to the columns that are not embedded. ``"passthrough"``:
+        those holding numbers (or booleans) follow the embeddings in the
+        output, as they came, so a downstream model gets them too (as with
+        skrub's ``TableVectorizer``); other columns (dates, text that is not
+        embedded) are left out with a warning. ``"drop"``: the output holds
+        the embeddings only, as before version 0.2, e.g. inside a
+        ``ColumnTransformer`` that passes the other columns itself.
     task : {"auto", "regression", "binary", "multiclass"}, default="auto"
         What ``y`` is; ``"auto"`` reads it with scikit-learn's
         ``type_of_target`` (a float target is a regression).
@@ -198,7 +204,12 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Lightning's Trainer settings; ``accelerator="auto"`` uses a GPU when
         there is one. A model trained on a GPU transforms on any CPU.
     n_threads : int or None, default=None
-        torch threads during fit (None: torch's default).
+        torch threads during fit. None: the CPUs idle as the fit starts, at
+        most torch's default (the cores, or ``OMP_NUM_THREADS``), at least
+        one: torch's threads wait for each other, so a fit on every core runs
+        several times slower while another process holds one of them (see
+        the threads benchmark page). Set a number to fix it, e.g. 1 beside
+        other jobs on a small machine.
     checkpoint_dir : str, path or None, default=None
         Resumable training: each epoch ends with a checkpoint in a folder of
         this directory named after the data and settings, and a fit with the
@@ -298,12 +309,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         **EntityEmbeddingBase._parameter_constraints,
         "remainder": [StrOptions({"drop", "passthrough"})],
         "task": [StrOptions({"auto", "regression", "binary", "multiclass"})],
-        "cv": [
-            StrOptions({"auto"}),
-            Interval(Integral, 2, None, closed="left"),
-            "cv_object",
-            None,
-        ],
+        # "cv_object" admits an int >= 2, a splitter, an iterable and None.
+        "cv": [StrOptions({"auto"}), "cv_object"],
         "append_prediction": ["boolean"],
         "feature_scale": [StrOptions({"balanced"}), None],
     }
@@ -319,7 +326,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         *,
         categorical_columns="auto",
         numeric_columns="auto",
-        remainder="drop",
+        remainder="passthrough",
         task="auto",
         cv="auto",
         test_id_columns=True,
@@ -415,19 +422,20 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
 
     def _fit(self, X, y, sample_weight=None) -> EncodedTable:
         encoded = super()._fit(X, y, sample_weight)
-        passthrough = [
+        self.passthrough_columns_ = [
             c
             for c in self._columns
-            if c not in self.categorical_columns_ and self.remainder == "passthrough"
+            if self.remainder == "passthrough"
+            and c not in self.categorical_columns_
+            and is_passable(encoded.frame[c])
         ]
-        # Fail in fit, not in the first transform, on text that cannot pass.
-        numeric_array(encoded.frame, passthrough)
-        self.passthrough_columns_ = passthrough
         self._id_like = encoded_id_like_columns(encoded)
         if self.cv != "auto":
             self._folds = self.cv
         else:
-            self._id_like += memorising_columns(encoded, self.network_)
+            memorising = memorising_columns(encoded, self.network_)
+            self._report(self._auto_cv_story(encoded, self._id_like, memorising))
+            self._id_like += memorising
             self._folds = AUTO_FOLDS if self._id_like else None
         self.cv_ = (
             self._folds
@@ -435,6 +443,39 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             else check_cv(self._folds).get_n_splits()
         )
         return encoded
+
+    def _auto_cv_story(self, encoded, id_like, memorising) -> str:
+        """What ``cv="auto"`` decided, and which columns made it decide."""
+        per_category = len(encoded.codes) / np.maximum(
+            np.array(self.vocabulary_.cardinalities_) - 2, 1
+        )
+
+        def named(columns):
+            return ", ".join(
+                f"{self.categorical_columns_[j]!r} ({per_category[j]:.1f} "
+                "training rows per category)"
+                for j in columns
+            )
+
+        if not id_like and not memorising:
+            return (
+                "cv='auto' serves in-sample features (one fit): no embedded "
+                "column is ID-like."
+            )
+        reasons = []
+        if id_like:
+            reasons.append(f"{named(id_like)} is ID-like")
+        if memorising:
+            reasons.append(
+                f"{named(memorising)} memorises (its vectors fit their own rows "
+                "better than the validation rows)"
+            )
+        return (
+            f"cv='auto' cross-fits in {AUTO_FOLDS} folds ({AUTO_FOLDS} more fits): "
+            + "; ".join(reasons)
+            + ", so in-sample vectors would carry their rows' targets to a "
+            "downstream model."
+        )
 
     def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary and the embedding tables.
@@ -597,6 +638,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             return features, fitted.predictions
         constant = [j for j in judged if not informative(fitted.held_out_gains[j])]
         self.constant_columns_ = [self.categorical_columns_[j] for j in constant]
+        self._report_test(judged, constant)
         if fitted.features is None or fitted.mean_tables is None:
             # No ID-like column carries signal to rows it did not learn from
             # (every judged column is constant): nothing left to cross-fit
@@ -614,6 +656,27 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         for j in constant:
             features[:, starts[j] : starts[j + 1]] = tables[j][0]
         return features, fitted.predictions
+
+    def _report_test(self, judged: list[int], constant: list[int]) -> None:
+        """What the folds' test of the ID-like columns found."""
+        names = self.categorical_columns_
+        kept = [names[j] for j in judged if j not in constant]
+        if kept:
+            self._report(
+                f"{kept} lowered the loss of rows their fold did not train on: "
+                "out-of-fold features, and the folds' mean vectors served."
+            )
+        if constant:
+            self._report(
+                f"{[names[j] for j in constant]} did not lower the loss of rows "
+                "their fold did not train on: each serves its mean vector to "
+                "every row (constant_columns_)"
+                + (
+                    "."
+                    if kept
+                    else "; with no ID-like column left, in-sample features."
+                )
+            )
 
     def _scale_features(
         self, encoded: EncodedTable, cross_fitted: np.ndarray | None = None

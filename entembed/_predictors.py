@@ -89,8 +89,18 @@ class _Predictor(EntityEmbeddingBase):
         without = StartingPoint(
             tuple(tables), tuple(frozen), start.network if start else None
         )
-        network, history, _ = super()._train(replace(encoded, start=without))
         names = [config.table_names[j] for j in constant]
+        self._report(
+            f"{names} did not lower the loss of the validation rows: fitting "
+            "again with each read as a constant vector (constant_columns_)."
+        )
+        network, history, _ = super()._train(
+            replace(
+                encoded,
+                start=without,
+                config=replace(config, progress_label="refit without them"),
+            )
+        )
         return network, history, names
 
     def _uninformative_id_columns(

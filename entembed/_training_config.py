@@ -23,6 +23,7 @@ _NOT_IN_FINGERPRINT = (
     "verbose",
     "checkpoint_dir",
     "table_names",
+    "progress_label",
     "callbacks",
     "logger",
 )
@@ -74,6 +75,7 @@ class TrainingConfig:
     # The process.
     n_threads: int | None = None
     verbose: int = 0
+    progress_label: str = "fit"  # names the progress bar: "fit", "fold 2/5"
     checkpoint_dir: str | None = None
     # The user's Lightning callbacks and logger, beside entembed's own.
     callbacks: tuple = ()

@@ -94,15 +94,18 @@ def test_auto_selection_names_the_columns_it_leaves_out():
     )
     with pytest.warns(
         UserWarning,
-        match=r"Columns 'when' \(datetime64\[.*\]\) are neither embedded nor fed as "
-        r"numbers: categorical_columns='auto'",
+        match=r"Columns 'when' \(datetime64\[.*\]\) are neither embedded nor "
+        r"numbers, so they are left out \(not read, not passed on\)",
     ):
         embedder = EntityEmbedder(**FAST).fit(X, np.arange(40.0))
     assert embedder.categorical_columns_ == ["city"]
     assert embedder.numeric_columns_ == ["size"]
+    assert embedder.get_feature_names_out()[-1] == "size"  # passed on
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        EntityEmbedder(categorical_columns=["city"], **FAST).fit(X, np.arange(40.0))
+        EntityEmbedder(categorical_columns=["city"], **FAST).fit(
+            X.drop(columns="when"), np.arange(40.0)
+        )
 
 
 # ------------------------------------------------- callbacks and loggers

@@ -114,7 +114,9 @@ def test_embedder_cross_fitting_on_a_numpy_array():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 6, size=(300, 2))
     y = X[:, 0] * 1.0 + rng.normal(0, 0.1, 300)
-    embedder = EntityEmbedder(cv=2, embedding_dims=2, **FAST)
+    embedder = EntityEmbedder(
+        cv=2, embedding_dims=2, categorical_columns=[0, 1], **FAST
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         features = embedder.fit_transform(X, y)

@@ -2,6 +2,7 @@
 
 import itertools
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
-from training_data import FAST, city_table
+from training_data import FAST, city_table, with_an_id_column
 
 from entembed import (
     EntityEmbedder,
@@ -33,16 +34,31 @@ def fitted():
     return EntityEmbedder(**FAST).fit(X, y), X, y
 
 
+def test_embedder_verbose_says_why_it_cross_fits(capsys):
+    X, y = with_an_id_column()
+    EntityEmbedder(**{**FAST, "verbose": 1}).fit(X, y)
+    err = capsys.readouterr().err
+    assert re.search(
+        r"EntityEmbedder: cv='auto' cross-fits in 5 folds \(5 more fits\): "
+        r"'customer' \(4\.0 training rows per category\) is ID-like",
+        err,
+    )
+    assert re.search(r"\['customer'\] lowered the loss of rows their fold", err)
+    assert all(f"fold {k}/5" in err for k in range(1, 6))
+    EntityEmbedder(**FAST).fit(X, y)
+    assert capsys.readouterr().err == ""  # quiet by default
+
+
 def test_embedder_output_shape_names_and_dtype(fitted):
     embedder, X, _ = fitted
     out = embedder.transform(X)
     assert embedder.categorical_columns_ == ["city", "plan"]
     assert embedder.numeric_columns_ == ["age"]
     width = embedder.embedding_dims_["city"] + embedder.embedding_dims_["plan"]
-    assert out.shape == (len(X), width) and out.dtype == np.float32
+    assert out.shape == (len(X), width + 1) and out.dtype == np.float32
     names = embedder.get_feature_names_out().tolist()
-    assert names[0] == "city_emb0" and names[-1].startswith("plan_emb")
-    assert len(names) == width
+    assert names[0] == "city_emb0" and names[width - 1].startswith("plan_emb")
+    assert names[width:] == ["age"]  # passed on by default
 
 
 def test_embedder_fitted_attributes(fitted):
@@ -82,10 +98,9 @@ def test_embedder_unknown_missing_and_all_missing_columns(fitted):
         r"in fit \(e.g. 'Atlantis'\)",
     ):
         strict.transform(new)
-    all_missing = X.assign(plan=None)
-    assert (
-        EntityEmbedder(**FAST).fit(all_missing, fitted[2]).cardinalities_["plan"] == 2
-    )
+    all_missing = X.assign(plan=None)  # embedded only where listed
+    listed = EntityEmbedder(categorical_columns=["city", "plan"], **FAST)
+    assert listed.fit(all_missing, fitted[2]).cardinalities_["plan"] == 2
 
 
 def test_embedder_columns_matched_by_name_extra_ignored_rows_kept(fitted):
@@ -128,10 +143,13 @@ def test_embedder_remainder_passthrough():
     out = embedder.transform(X)
     assert embedder.get_feature_names_out()[-1] == "age"
     np.testing.assert_allclose(out[:, -1], X["age"].to_numpy(np.float32))
-    with pytest.raises(ValueError, match=r"Numeric column 'name' has non-numeric"):
-        EntityEmbedder(
-            remainder="passthrough", categorical_columns=["city"], **FAST
-        ).fit(X.drop(columns="plan").assign(name="x"), y)
+    with pytest.warns(UserWarning, match=r"Columns 'name' \((object|str)\) are"):
+        text = EntityEmbedder(categorical_columns=["city"], **FAST).fit(
+            X.drop(columns="plan").assign(name="x"), y
+        )
+    assert text.passthrough_columns_ == ["age"]
+    dropped = EntityEmbedder(remainder="drop", **FAST).fit(X, y)
+    assert dropped.get_feature_names_out()[-1].startswith("plan_emb")
 
 
 def test_embedder_numpy_input_embeds_every_column():
@@ -218,9 +236,15 @@ def test_shrinkage_serves_rare_categories_near_the_unknown_vector():
             r"The 'shrinkage' parameter of EntityEmbedder must be a float in the "
             r"range \[0.0, inf\) or a str among \{'auto'\}\. Got -1.0 instead\.",
         ),
+        (
+            {"cv": 1},  # each option once
+            r"The 'cv' parameter of EntityEmbedder must be a str among \{'auto'\} "
+            r"or an int in the range \[2, inf\), an object implementing 'split' "
+            r"and 'get_n_splits', an iterable or None\. Got 1 instead\.$",
+        ),
     ],
 )
-def test_regularisation_parameters_are_checked(param, message):
+def test_parameters_are_checked(param, message):
     X, y = city_table()
     with pytest.raises(ValueError, match=message):
         EntityEmbedder(**FAST, **param).fit(X, y)
@@ -335,6 +359,7 @@ def _per_feature(embedder) -> np.ndarray:
 
 def test_balanced_feature_scale_evens_the_columns_spreads_by_a_root():
     X, y = city_table()
+    X = X.drop(columns="age")
     balanced = EntityEmbedder(**FAST).fit(X, y)
     learned = EntityEmbedder(**FAST, feature_scale=None).fit(X, y)
     assert learned.feature_scales_ == {"city": 1.0, "plan": 1.0}
@@ -374,8 +399,8 @@ def test_balanced_feature_scale_keeps_the_networks_predictions():
 
 def test_balanced_feature_scale_scales_cross_fitted_features_alike():
     X, y = city_table()
-    balanced = EntityEmbedder(**FAST, cv=3)
-    learned = EntityEmbedder(**FAST, cv=3, feature_scale=None)
+    balanced = EntityEmbedder(**FAST, cv=3, remainder="drop")
+    learned = EntityEmbedder(**FAST, cv=3, remainder="drop", feature_scale=None)
     # fit and fit_transform leave the same factors, from the out-of-fold
     # features a downstream model trains on: their spreads average 1.
     factors = _per_feature(balanced.fit(X, y))

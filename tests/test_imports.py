@@ -18,6 +18,7 @@ MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 TORCH_FREE = {
     "_base",
     "_cli",
+    "_columns",
     "_compare",
     "_cross_fit",
     "_dask",
