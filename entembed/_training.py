@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,13 +58,17 @@ class History(Callback):
 
 
 class EpochProgress(Callback):
-    """One progress bar over epochs, with the latest losses (``verbose=1``)."""
+    """One progress bar over epochs, with the latest losses (``verbose=1``),
+    named after the run (``"fit"``, ``"fold 2/5"``)."""
+
+    def __init__(self, label: str = "fit") -> None:
+        self.label = label
 
     def on_fit_start(self, trainer, pl_module) -> None:
         from tqdm.auto import tqdm
 
         self.bar = tqdm(
-            total=trainer.max_epochs, desc="training", unit="epoch", leave=False
+            total=trainer.max_epochs, desc=self.label, unit="epoch", leave=False
         )
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
@@ -217,6 +222,7 @@ def train(
     patience: int | None = None,
     gradient_clip_val: float | None = None,
     verbose: int = 0,
+    progress_label: str = "fit",
     callbacks: list[Callback] | None = None,
     logger=None,
     checkpoint_dir: str | os.PathLike | None = None,
@@ -240,7 +246,7 @@ def train(
     history = History()
     extra = [history, *(callbacks or [])]
     if verbose >= 1:
-        extra.append(EpochProgress())
+        extra.append(EpochProgress(progress_label))
     if data.validation_fraction > 0:
         if not any(isinstance(c, RestoreBestWeights) for c in extra):
             extra.append(RestoreBestWeights("val_loss"))  # one: its state is saved
@@ -289,6 +295,87 @@ def train(
             f"{learning_rates(module)} or set gradient_clip_val."
         )
     return history.epochs
+
+
+# How long a choice of default_threads holds: the folds of one cross-fit
+# (seconds apart) share it instead of each waiting for a new reading.
+_THREADS_HOLD_S = 10.0
+_chosen_threads: tuple[float, int] | None = None
+
+
+def default_threads() -> int:
+    """torch threads for a fit with ``n_threads=None``: torch's default (the
+    machine's cores, or ``OMP_NUM_THREADS``), less the CPUs that other
+    processes keep busy at the start of the fit, at least 1.
+
+    torch's threads wait for each other at every operation: where another
+    process holds one of their cores, a fit on as many threads as cores runs
+    several times slower than on the cores left (the threads page in
+    ``benchmarks/results``). Where CPU use cannot be read (no ``/proc/stat``),
+    torch's default.
+    """
+    global _chosen_threads
+    now = time.monotonic()
+    if _chosen_threads is not None and now - _chosen_threads[0] < _THREADS_HOLD_S:
+        return _chosen_threads[1]
+    most = torch.get_num_threads()
+    idle = idle_cpus() if most > 1 else None
+    chosen = most if idle is None else max(1, min(most, int(idle + 0.3)))
+    _chosen_threads = (now, chosen)
+    return chosen
+
+
+def idle_cpus(window_s: float = 0.05) -> float | None:
+    """How many of this process's CPUs other processes left idle over
+    ``window_s`` seconds, from ``/proc/stat``; None where it cannot be read.
+
+    This process's own CPU time in the window counts as idle: torch's threads
+    spin for a while after a fit, and must not count as another's work.
+    """
+    first, own_first = _cpu_times(), _own_ticks()
+    if first is None:
+        return None
+    time.sleep(window_s)
+    second, own_second = _cpu_times(), _own_ticks()
+    if second is None:
+        return None
+    try:
+        usable = os.sched_getaffinity(0) & set(first) & set(second)
+    except AttributeError:  # not Linux
+        usable = set(first) & set(second)
+    idle = sum(second[c][0] - first[c][0] for c in usable)
+    total = sum(second[c][1] - first[c][1] for c in usable)
+    if total <= 0:  # no tick in the window: nothing ran
+        return float(len(usable))
+    if own_first is not None and own_second is not None:
+        idle += own_second - own_first
+    return len(usable) * min(1.0, idle / total)
+
+
+def _cpu_times() -> dict[int, tuple[int, int]] | None:
+    """Each CPU's (idle, total) ticks since boot, from ``/proc/stat``."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            lines = stat.read().splitlines()
+    except OSError:
+        return None
+    times = {}
+    for line in lines:
+        name, *ticks = line.split()
+        if name.startswith("cpu") and name[3:].isdigit():
+            values = [int(t) for t in ticks]
+            times[int(name[3:])] = (values[3] + values[4], sum(values[:8]))
+    return times or None
+
+
+def _own_ticks() -> int | None:
+    """This process's CPU ticks (user and system, all threads) since it began."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 def _standardisation(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,8 +449,9 @@ def fit_network(
         )
         checkpoints = Path(config.checkpoint_dir) / f"fit-{fingerprint}"
     threads = torch.get_num_threads()
-    if config.n_threads is not None:
-        torch.set_num_threads(config.n_threads)
+    torch.set_num_threads(
+        config.n_threads if config.n_threads is not None else default_threads()
+    )
     try:
         with seeded(config.seed):
             module = EntityEmbeddingModule(
@@ -426,6 +514,7 @@ def fit_network(
                 patience=config.patience,
                 gradient_clip_val=config.gradient_clip_val,
                 verbose=config.verbose,
+                progress_label=config.progress_label,
                 callbacks=list(config.callbacks),
                 logger=config.logger,
                 checkpoint_dir=checkpoints,

@@ -19,11 +19,14 @@ from training_data import (
     training_config,
 )
 
+import entembed._training as training
 from entembed import EntityEmbedder, EntityEmbeddingModule, TensorDataModule, load
 from entembed._training import (
     RestoreBestWeights,
+    default_threads,
     empirical_bayes_rows,
     fit_network,
+    idle_cpus,
     seeded,
     train,
 )
@@ -136,6 +139,36 @@ def test_fit_network_learns_on_the_targets_scale_and_restores_threads():
     predicted = network.forward(codes.numpy(), numeric)[:, 0]
     residual = np.sqrt(np.mean((predicted - target) ** 2))
     assert residual < 0.5 * target.std()
+
+
+def test_default_threads_leave_the_cpus_other_processes_hold(monkeypatch):
+    # Two CPUs; over the window another process kept CPU 1 busy (every tick
+    # of it busy) and CPU 0 idle.
+    def reading(own_ticks):
+        cpus = iter([{0: (100, 200), 1: (50, 200)}, {0: (110, 210), 1: (50, 210)}])
+        own = iter(own_ticks)
+        monkeypatch.setattr(training, "_cpu_times", lambda: next(cpus))
+        monkeypatch.setattr(training, "_own_ticks", lambda: next(own))
+
+    monkeypatch.setattr(training.os, "sched_getaffinity", lambda _: {0, 1})
+    reading([7, 7])
+    assert idle_cpus(window_s=0) == pytest.approx(1.0)
+    reading([7, 17])  # the busy ticks were this process's own (spinning threads)
+    assert idle_cpus(window_s=0) == pytest.approx(2.0)
+    monkeypatch.setattr(training, "_chosen_threads", None)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(training, "idle_cpus", lambda: 1.0)
+    assert default_threads() == 1
+    monkeypatch.setattr(training, "idle_cpus", lambda: 2.0)
+    assert default_threads() == 1  # a choice holds for the folds that follow
+    monkeypatch.setattr(training, "_chosen_threads", None)
+    assert default_threads() == 2
+    monkeypatch.setattr(training, "_chosen_threads", None)
+    monkeypatch.setattr(training, "idle_cpus", lambda: 0.1)
+    assert default_threads() == 1  # at least one
+    monkeypatch.setattr(training, "_chosen_threads", None)
+    monkeypatch.setattr(training, "idle_cpus", lambda: None)  # no /proc/stat
+    assert default_threads() == 2
 
 
 def test_fit_network_is_reproducible_from_its_config():
