@@ -16,14 +16,23 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: demo test test-fast lint bench gpu-check clean
 
+# The test stack: everything the suite and CI's checks need.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@ $(BIN)/.installed-demo
+
+# What the demo needs and no more: entembed, matplotlib and the baseball data.
+$(BIN)/.installed-demo: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
 	touch $@
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed-demo
 	$(BIN)/entembed demo --out-dir demo-output
 
 # Everything: lint, types, and every test (what CI runs).

@@ -199,6 +199,7 @@ def estimator_params(args) -> dict:
         "devices": getattr(args, "devices", None),
         "max_epochs": args.max_epochs,
         "random_state": args.random_state,
+        "n_threads": args.threads,
     }
     params.update({k: v for k, v in flags.items() if v is not None})
     for name in ("callbacks", "logger"):
@@ -254,12 +255,14 @@ def cmd_fit(args) -> None:
     embedder.fit(X, y)
     seconds = time.perf_counter() - started
     embedder.save(args.out)
-    if not args.quiet:
-        print(fit_summary(embedder, seconds, args.out))
+    lines = fit_summary(embedder, seconds, args.out)
+    print(lines[0] if args.quiet else "\n".join(lines))
 
 
-def fit_summary(model, seconds: float, out) -> str:
-    """What a fit did: columns, categories, widths, epochs, best loss, time."""
+def fit_summary(model, seconds: float, out) -> list[str]:
+    """What a fit did, first in one line (all that ``--quiet`` prints): the
+    columns, epochs, best loss, time, whether it cross-fitted, where it went;
+    then each column's codes and widths."""
     history = model.history_
     epochs = len(history)
     if "val_loss" in history and history["val_loss"].notna().any():
@@ -267,15 +270,26 @@ def fit_summary(model, seconds: float, out) -> str:
         loss = f"best val_loss {best['val_loss']:.4g} at epoch {int(best['epoch'])}"
     else:
         loss = f"last train_loss {history['train_loss'].iloc[-1]:.4g}"
-    lines = [
+    folds = getattr(model, "cv_", None)
+    how = [f"cross-fitted in {folds} folds" if folds else "in-sample features"]
+    if "cv_" not in vars(model):  # a predictor: no features to cross-fit
+        how = []
+    if model.constant_columns_:
+        how.append(f"constant: {', '.join(model.constant_columns_)}")
+    passed = getattr(model, "passthrough_columns_", [])
+    if passed:
+        how.append(f"{len(passed)} column(s) passed through")
+    headline = (
         f"embedded {len(model.embedding_dims_)} column(s) in {seconds:.1f} s, "
-        f"{epochs} epoch(s), {loss}"
-    ]
+        f"{epochs} epoch(s), {loss}; "
+        + "".join(f"{h}; " for h in how)
+        + f"model saved to {out}"
+    )
+    lines = [headline]
     for column, width in model.embedding_dims_.items():
         n = model.cardinalities_[column]
         lines.append(f"  {column}: {n:,} codes -> {width} dimensions")
-    lines.append(f"model saved to {out}")
-    return "\n".join(lines)
+    return lines
 
 
 def cmd_transform(args) -> None:
@@ -291,12 +305,49 @@ def cmd_transform(args) -> None:
         features = pd.DataFrame(
             model.transform_embeddings(data), columns=model.get_embedding_names_out()
         )
+    if not args.features_only:
+        features = rejoined(
+            data,
+            features,
+            model.categorical_columns_,
+            getattr(model, "passthrough_columns_", []),
+        )
     write_table(features, args.out)
     if not args.quiet:
         print(
-            f"{features.shape[0]} rows x {features.shape[1]} features written to "
+            f"{features.shape[0]} rows x {features.shape[1]} columns written to "
             f"{args.out}"
         )
+
+
+def rejoined(
+    data: pd.DataFrame, features: pd.DataFrame, embedded, passed
+) -> pd.DataFrame:
+    """``data`` with each embedded column replaced, in place, by its vectors
+    (``<column>_emb<k>``); every other column kept as it was (ids, targets,
+    dates; ``passed``, the columns the model passes through, too), and what
+    else the model serves (a prediction) at the end."""
+    features = features.set_axis(data.index, axis=0)
+    names = list(features.columns)
+    blocks, used = [], set()
+    for column in data.columns:
+        if column in embedded:
+            prefix = f"{column}_emb"
+            own = [
+                n for n in names if n.startswith(prefix) and n[len(prefix) :].isdigit()
+            ]
+            blocks.append(features[own])
+            used.update(own)
+        else:
+            if column in names and column not in passed:
+                raise CommandError(
+                    f"column {column!r} of the input has the name of a feature "
+                    "the model serves; rename it, or pass --features-only"
+                )
+            blocks.append(data[[column]])
+            used.add(column)
+    rest = [n for n in names if n not in used]
+    return pd.concat([*blocks, features[rest]], axis=1)
 
 
 def _load_model(path, load):
@@ -305,11 +356,21 @@ def _load_model(path, load):
     return load(path)
 
 
+def _decimals(values) -> int:
+    """Decimals that show a score's three or four significant digits: 0.5878,
+    14.52, 7933 (an RMSE in dollars needs no cents)."""
+    largest = max((abs(v) for v in values if np.isfinite(v)), default=1.0)
+    if largest == 0:
+        return 4
+    return int(np.clip(3 - np.floor(np.log10(largest)), 0, 4))
+
+
 def format_comparison(table: pd.DataFrame) -> str:
     """The comparison as a markdown table: encoders by rows, models by columns."""
     metric = table.attrs["metric"]
     better = "higher" if table.attrs["higher_is_better"] else "lower"
     models = list(dict.fromkeys(table["model"]))
+    digits = _decimals(table[f"{metric} mean"])
     header = ["encoder", *models, "fit s", "transform s"]
     lines = [
         f"{metric}, mean ± std over folds ({better} is better)",
@@ -319,8 +380,8 @@ def format_comparison(table: pd.DataFrame) -> str:
     ]
     for encoder, rows in table.groupby("encoder", sort=False):
         cells = [
-            f"{rows.loc[rows['model'] == m, f'{metric} mean'].item():.4f} ± "
-            f"{rows.loc[rows['model'] == m, f'{metric} std'].item():.4f}"
+            f"{rows.loc[rows['model'] == m, f'{metric} mean'].item():.{digits}f} ± "
+            f"{rows.loc[rows['model'] == m, f'{metric} std'].item():.{digits}f}"
             for m in models
         ]
         fit = rows["encoder fit s"].iloc[0]
@@ -353,7 +414,10 @@ def _compare(X, y, args, title: str) -> str:
             X,
             y,
             encoders=default_encoders(
-                args.random_state, infer_task(np.asarray(y)), max_epochs=args.max_epochs
+                args.random_state,
+                infer_task(np.asarray(y)),
+                max_epochs=args.max_epochs,
+                n_threads=args.threads,
             ),
             cv=args.folds,
             random_state=args.random_state,
@@ -460,6 +524,13 @@ def cmd_demo(args) -> None:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_dataset("baseball", n_rows=args.n_rows)
+    say = (lambda text: None) if args.quiet else print
+    say(
+        f"entembed demo: baseball salaries, {len(X):,} player-seasons; the "
+        f"target is the log salary, the columns {', '.join(X.columns)}.\n"
+        f"1. Each encoding of the categorical columns feeds three models, "
+        f"scored by {args.folds}-fold cross-validation.\n"
+    )
     title = (
         f"Baseball salaries (log), {len(X):,} player-seasons, {args.folds}-fold "
         "cross-validation"
@@ -467,12 +538,23 @@ def cmd_demo(args) -> None:
     text = _compare(X, y, args, title)
     with atomic_file(out / "compare_baseball.md", "w") as f:
         f.write(text)
-
-    embedder = _embedder(args).fit(X, y)
+    say("2. An embedder fitted on every row, for its maps and its model file:")
+    embedder = _embedder(args)
+    started = time.perf_counter()
+    embedder.fit(X, y)
     embedder.save(out / "baseball.npz")
+    lines = fit_summary(embedder, time.perf_counter() - started, out / "baseball.npz")
+    say("\n".join(lines))
+    maps = []
     for column in ("teamID", "birthState"):
-        _write_map(embedder, column, out / f"map_{column}.png", args.labels, args.quiet)
-    print(f"demo outputs in {out}/")
+        maps.append(out / f"map_{column}.png")
+        _write_map(embedder, column, maps[-1], args.labels, quiet=True)
+    print(
+        f"\ndemo outputs in {out}/: compare_baseball.md (the table), "
+        f"baseball.npz (the model; entembed transform, plot and export read it), "
+        f"and the maps {', '.join(p.name for p in maps)}: each team or state is "
+        "a point, near those the network learned to treat alike."
+    )
 
 
 # ------------------------------------------------------------------ parser
@@ -482,8 +564,9 @@ def _training_options(parser, *, columns: bool = True) -> None:
             "--columns",
             nargs="+",
             metavar="COL",
-            help="categorical columns to embed (default: every "
-            "text, category and boolean column)",
+            help="categorical columns to embed (default: every text, "
+            "category and boolean column, except text that holds dates or "
+            "nothing; each guess is named in a warning)",
         )
         parser.add_argument(
             "--task",
@@ -497,11 +580,20 @@ def _training_options(parser, *, columns: bool = True) -> None:
             default=None,
             metavar="K",
             help="cross-fit in K folds: out-of-fold features for the training "
-            "rows, and the folds' mean tables in the model (default: 5 folds "
-            "where a column has fewer than 10 rows per category; --param "
-            "cv=null for none)",
+            "rows, and the folds' mean tables in the model. Default: 5 folds "
+            "where an embedded column is ID-like: fewer than 10 training rows "
+            "per category, or fewer than 50 where the fit shows its vectors "
+            "memorise their rows; in-sample features otherwise. --param "
+            "cv=null: never",
         )
-        parser.add_argument("--embedding-dims", default=None, metavar="auto|N")
+        parser.add_argument(
+            "--embedding-dims",
+            default=None,
+            metavar="auto|capped|N",
+            help="width of each column's vectors: auto (fastai's rule of thumb, "
+            "from the number of categories; the default), capped (auto, at "
+            "most a few per training row of a category), or one number for all",
+        )
         parser.add_argument(
             "--checkpoint-dir",
             metavar="DIR",
@@ -524,11 +616,25 @@ def _training_options(parser, *, columns: bool = True) -> None:
         parser.add_argument(
             "--devices", type=_devices, help="how many, or which (default: auto)"
         )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch threads for training (default: the CPUs idle when the fit "
+        "starts, at most the cores or OMP_NUM_THREADS; a fit on every core "
+        "slows several times while another job holds one, so beside busy "
+        "jobs pass a smaller N)",
+    )
     parser.add_argument("--max-epochs", type=int, default=None, help="default: 20")
     parser.add_argument(
         "--random-state", type=int, default=None, help="seed (default: 0)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars or explanations; fit prints its summary in one line",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -549,7 +655,13 @@ def build_parser() -> argparse.ArgumentParser:
         "columns on --target and save the model.",
     )
     fit.add_argument("data", metavar="DATA", help="CSV or Parquet file")
-    fit.add_argument("--target", required=True, metavar="COL")
+    fit.add_argument(
+        "--target",
+        required=True,
+        metavar="COL",
+        help="the column to learn the embeddings on (numbers: regression; "
+        "labels: classification); it is not embedded",
+    )
     fit.add_argument(
         "--out",
         required=True,
@@ -562,8 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
     transform = sub.add_parser(
         "transform",
         help="write embedding features of a table",
-        description="Write the embedding features of DATA's "
-        "rows, one output row per input row.",
+        description="Write DATA with each embedded column replaced by its "
+        "vectors (<column>_emb<k>), its other columns kept, in input order: "
+        "one output row per input row.",
     )
     transform.add_argument("model", metavar="MODEL")
     transform.add_argument("data", metavar="DATA")
@@ -573,7 +686,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FEATURES",
         help=".parquet or .csv file to write",
     )
-    transform.add_argument("--quiet", action="store_true")
+    transform.add_argument(
+        "--features-only",
+        action="store_true",
+        help="write only what the model serves (its vectors, and the columns "
+        "it passes through), not DATA's other columns",
+    )
+    transform.add_argument(
+        "--quiet", action="store_true", help="print nothing on success"
+    )
     transform.set_defaults(run=cmd_transform)
 
     compare = sub.add_parser(
@@ -584,7 +705,9 @@ def build_parser() -> argparse.ArgumentParser:
         "one-hot, ordinal and target encoding.",
     )
     compare.add_argument("data", nargs="?", metavar="DATA")
-    compare.add_argument("--target", metavar="COL")
+    compare.add_argument(
+        "--target", metavar="COL", help="the column to predict (with DATA)"
+    )
     compare.add_argument(
         "--dataset",
         choices=[*DATASETS, *HELD_OUT_DATASETS],
@@ -593,7 +716,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--n-rows", type=int, default=None, help="random subsample of this many rows"
     )
-    compare.add_argument("--folds", type=int, default=3)
+    compare.add_argument(
+        "--folds", type=int, default=3, help="cross-validation folds (default: 3)"
+    )
     compare.add_argument("--out", metavar="TABLE.md", help="also write the table here")
     _training_options(compare, columns=False)
     compare.set_defaults(run=cmd_compare)
@@ -605,10 +730,20 @@ def build_parser() -> argparse.ArgumentParser:
         "most frequent categories labelled.",
     )
     plot.add_argument("model", metavar="MODEL")
-    plot.add_argument("--column", required=True, metavar="COL")
-    plot.add_argument("--out", required=True, metavar="MAP.png")
-    plot.add_argument("--labels", type=int, default=40)
-    plot.add_argument("--quiet", action="store_true")
+    plot.add_argument(
+        "--column", required=True, metavar="COL", help="the embedded column to map"
+    )
+    plot.add_argument(
+        "--out", required=True, metavar="MAP.png", help="the PNG file to write"
+    )
+    plot.add_argument(
+        "--labels",
+        type=int,
+        default=40,
+        help="label at most this many categories, the most frequent first, "
+        "skipping labels that would overlap (default: 40)",
+    )
+    plot.add_argument("--quiet", action="store_true", help="print nothing on success")
     plot.set_defaults(run=cmd_plot)
 
     export = sub.add_parser(
@@ -625,7 +760,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a projector folder an earlier export wrote",
     )
-    export.add_argument("--quiet", action="store_true")
+    export.add_argument("--quiet", action="store_true", help="print nothing on success")
     export.set_defaults(run=cmd_export)
 
     demo = sub.add_parser(
@@ -634,10 +769,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run compare and plot on the baseball salaries "
         "dataset (a few minutes on 2 CPU cores).",
     )
-    demo.add_argument("--out-dir", default="entembed-demo")
-    demo.add_argument("--n-rows", type=int, default=None)
-    demo.add_argument("--folds", type=int, default=3)
-    demo.add_argument("--labels", type=int, default=40)
+    demo.add_argument(
+        "--out-dir",
+        default="entembed-demo",
+        help="folder for the table, the model and the maps (default: entembed-demo)",
+    )
+    demo.add_argument(
+        "--n-rows", type=int, default=None, help="a random sample of this many rows"
+    )
+    demo.add_argument(
+        "--folds", type=int, default=3, help="cross-validation folds (default: 3)"
+    )
+    demo.add_argument(
+        "--labels",
+        type=int,
+        default=40,
+        help="most categories labelled on each map (default: 40)",
+    )
     _training_options(demo, columns=False)
     demo.set_defaults(run=cmd_demo)
     return parser

@@ -1,14 +1,19 @@
 """Quick start: entity embeddings as a Pipeline step in front of gradient boosting.
 
 A synthetic sales table: 500 stores, each with a hidden 2-D "location"; sales
-depend on the location, the weekday and the promotion. The embedder learns one
-vector per store from the target; gradient boosting then uses those vectors.
+depend on the location, the weekday, the promotion and the price. The embedder
+learns one vector per store (and weekday, promotion) from the target and hands
+gradient boosting those vectors with the numeric price beside them
+(``remainder="passthrough"``, the default). The other encoders get the price
+the same way, through a ColumnTransformer; the last row shows what dropping
+it costs.
 """
 
 import time
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -26,6 +31,7 @@ X = pd.DataFrame(
         "store": np.char.add("store_", store.astype(str)),
         "weekday": np.array(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])[weekday],
         "promo": rng.random(n_rows) < 0.3,
+        "price": rng.uniform(5, 15, n_rows).round(2),
     }
 )
 y = (
@@ -33,17 +39,31 @@ y = (
     + location[store, 1] ** 2
     + 0.3 * (weekday >= 5)
     + 0.5 * X["promo"]
+    - 0.1 * X["price"]
     + rng.normal(0, 0.2, n_rows)
 )
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
 
+categorical = ["store", "weekday", "promo"]
 for name, encoder in [
     (
         "ordinal codes",
-        OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+        make_column_transformer(
+            (
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                categorical,
+            ),
+            remainder="passthrough",
+        ),
     ),
-    ("target encoding", TargetEncoder()),
-    ("entity embeddings", EntityEmbedder(max_epochs=8, random_state=0)),
+    (
+        "target encoding",
+        make_column_transformer(
+            (TargetEncoder(), categorical), remainder="passthrough"
+        ),
+    ),
+    ("entity embeddings", EntityEmbedder(random_state=0)),
+    ("embeddings alone", EntityEmbedder(remainder="drop", random_state=0)),
 ]:
     model = make_pipeline(encoder, HistGradientBoostingRegressor(random_state=0))
     start = time.perf_counter()
@@ -53,9 +73,10 @@ for name, encoder in [
         f"({time.perf_counter() - start:.1f} s to fit)"
     )
 
-embedder = model[0]
+embedder = model[0].set_params(remainder="passthrough").fit(X_train, y_train)
 print("\nlearned widths:", embedder.embedding_dims_)
-print("features:", embedder.get_feature_names_out()[:4].tolist(), "...")
+names = embedder.get_feature_names_out().tolist()
+print("features:", names[:2], "...", names[-1])
 print(
     "stores most like store_0:",
     embedder.most_similar("store", "store_0", k=3).round(2).to_dict(),

@@ -107,6 +107,18 @@ def test_cli_help_for_every_subcommand(command, capsys):
     assert "usage: entembed " + command in capsys.readouterr().out
 
 
+def test_cli_every_option_says_what_it_does():
+    from entembed._cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, command in commands.items():
+        for action in command._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"entembed {name} {action.option_strings[0]}"
+    cv = next(a for a in commands["fit"]._actions if a.dest == "cv")
+    assert "fewer than 10 training rows per category, or fewer than 50" in cv.help
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -198,13 +210,19 @@ def test_cli_demo_on_a_small_sample(tmp_path, capsys):
                 "2",
                 "--max-epochs",
                 "2",
-                "--quiet",
             ]
         )
         == 0
     )
-    printed = capsys.readouterr().out
-    assert "| entity embeddings |" in printed and "lower is better" in printed
+    printed = capsys.readouterr()
+    story = printed.out
+    assert "| entity embeddings |" in story and "lower is better" in story
+    # what was fitted, why it cross-fitted, where the pictures are
+    assert "2. An embedder fitted on every row" in story
+    assert re.search(r"embedded 7 column\(s\) in [\d.]+ s, 2 epoch", story)
+    assert "cross-fitted in 5 folds" in story
+    assert re.search(r"cv='auto' cross-fits in 5 folds .*'playerID'", printed.err)
+    assert "map_teamID.png, map_birthState.png" in story
     assert {p.name for p in out.iterdir()} == {
         "compare_baseball.md",
         "baseball.npz",
@@ -287,8 +305,11 @@ def test_cli_transform_serves_a_saved_predictor_s_embeddings(table, tmp_path):
         == 0
     )
     loaded = load(model)
+    written = pd.read_csv(out)
+    names = loaded.get_embedding_names_out().tolist()
+    assert list(written.columns) == [*names, "size", "target"]
     np.testing.assert_allclose(
-        pd.read_csv(out).to_numpy(), loaded.transform_embeddings(X), rtol=1e-6
+        written[names].to_numpy(), loaded.transform_embeddings(X), rtol=1e-6
     )
 
 
@@ -491,3 +512,101 @@ def test_cli_export_projector_and_onnx(table, tmp_path, capsys):
     session = ort.InferenceSession(graph.SerializeToString())
     (features,) = session.run(None, input_feed(graph, data))
     np.testing.assert_array_equal(features, load(model).transform(data))
+
+
+@pytest.mark.filterwarnings("ignore:Columns 'c0'")
+def test_cli_transform_keeps_the_other_columns_in_input_order(table, tmp_path):
+    model = tmp_path / "model.npz"
+    assert _fit(table, model, "--columns", "c1", *TRAIN) == 0
+    out = tmp_path / "rejoined.csv"
+    args = ["transform", str(model), str(table / "data.csv"), "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    data, rejoined = pd.read_csv(table / "data.csv"), pd.read_csv(out)
+    vectors = load(model).get_embedding_names_out().tolist()
+    assert list(rejoined.columns) == ["c0", *vectors, "size", "target"]
+    pd.testing.assert_frame_equal(
+        rejoined[["c0", "size", "target"]], data[["c0", "size", "target"]]
+    )
+    assert main([*args, "--out", str(out), "--features-only"]) == 0
+    assert list(pd.read_csv(out).columns) == [*vectors, "size"]  # as served
+
+
+def test_cli_quiet_fit_prints_one_line_that_says_what_happened(table, tmp_path, capsys):
+    model = tmp_path / "model.npz"
+    assert _fit(table, model, *TRAIN) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(
+        r"embedded 2 column\(s\) in [\d.]+ s, 3 epoch\(s\), best val_loss [\d.]+ at "
+        r"epoch \d; (in-sample features|cross-fitted in 5 folds); 1 column\(s\) "
+        rf"passed through; model saved to {re.escape(str(model))}",
+        line,
+    )
+
+
+def test_cli_fit_says_why_it_cross_fits_and_names_each_bar(tmp_path, capfd):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 100, 400)
+    data = pd.DataFrame(
+        {"customer": [f"c{i}" for i in ids], "target": rng.normal(0, 1, 100)[ids]}
+    )
+    data.to_csv(tmp_path / "data.csv", index=False)
+    args = ["fit", str(tmp_path / "data.csv"), "--target", "target"]
+    assert main([*args, "--out", str(tmp_path / "m.npz"), "--max-epochs", "2"]) == 0
+    err = capfd.readouterr().err
+    assert re.search(
+        r"EntityEmbedder: cv='auto' cross-fits in 5 folds \(5 more fits\): "
+        r"'customer' \(4.0 training rows per category\) is ID-like",
+        err,
+    )
+    assert all(f"fold {k}/5" in err for k in range(1, 6))
+    assert "fit: " in err
+
+
+def test_cli_writes_files_that_the_umask_lets_others_read(table, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        model = tmp_path / "model.npz"
+        assert _fit(table, model, *TRAIN) == 0
+        out = tmp_path / "features.parquet"
+        assert (
+            main(
+                [
+                    "transform",
+                    str(model),
+                    str(table / "data.csv"),
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+    finally:
+        os.umask(old)
+    for path in (model, out):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+def test_format_comparison_shows_significant_digits_not_cents():
+    from entembed._cli import format_comparison
+
+    def table(mean, std):
+        frame = pd.DataFrame(
+            {
+                "encoder": ["a"],
+                "model": ["m"],
+                "RMSE mean": [mean],
+                "RMSE std": [std],
+                "encoder fit s": [1.0],
+                "encoder transform s": [0.01],
+            }
+        )
+        frame.attrs.update(metric="RMSE", higher_is_better=False)
+        return format_comparison(frame).splitlines()[-1]
+
+    assert "| 7933 ± 41 |" in table(7933.2, 41.3)
+    assert "| 14.52 ± 0.31 |" in table(14.517, 0.306)
+    assert "| 0.5878 ± 0.0033 |" in table(0.58781, 0.00331)
