@@ -46,7 +46,7 @@ from sklearn.base import clone
 
 from entembed import EntityEmbedder
 from entembed._compare import _models, _scaled
-from entembed._cross_fit import ID_LIKE_ROWS
+from entembed._id_columns import ID_LIKE_ROWS
 from entembed.datasets import DATASETS
 
 RARE_ROWS = 30  # the frequent form: pair categories with fewer rows are one

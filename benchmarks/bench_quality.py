@@ -47,7 +47,8 @@ from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
 from entembed._columns import is_categorical_dtype
 from entembed._compare import _models, _scaled, _scorer, default_encoders
-from entembed._cross_fit import AUTO_FOLDS, ID_LIKE_ROWS, MEMORISING_ROWS
+from entembed._cross_fit import AUTO_FOLDS
+from entembed._id_columns import ID_LIKE_ROWS, MEMORISING_ROWS
 from entembed._target import infer_task
 from entembed.datasets import DATASETS, HELD_OUT_DATASETS, load_dataset
 

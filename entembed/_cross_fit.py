@@ -8,7 +8,7 @@ training settings and its seed, and their vectors are rotated onto the full
 model's axes. The tables served afterwards are the average of the k rotated
 fold tables: new rows then get vectors of the kind the downstream model was
 trained on. The folds' held-out rows also tell which columns' vectors
-generalise at all (:func:`held_out_gains`).
+generalise at all (:func:`~entembed._id_columns.held_out_gains`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 
+from ._id_columns import held_out_gains, informative, weighted_gains
 from ._numpy_network import output_columns
 from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
 
@@ -29,135 +30,8 @@ if TYPE_CHECKING:
 
 
 # ``cv="auto"`` cross-fits in this many folds (as TargetEncoder does) where a
-# column has fewer training rows per category than ID_LIKE_ROWS on average.
+# column is ID-like (see _id_columns).
 AUTO_FOLDS = 5
-ID_LIKE_ROWS = 10
-# A column with fewer than MEMORISING_ROWS rows per category on average counts
-# as ID-like too where its fit shows its vectors memorise (memorising_columns).
-MEMORISING_ROWS = 50
-
-
-def encoded_id_like_columns(encoded: EncodedTable) -> list[int]:
-    """:func:`id_like_columns` of a fit's encoded rows (the vocabulary's kept
-    categories; the reserved codes are not counted)."""
-    levels = [n - N_RESERVED_CODES for n in encoded.config.cardinalities]
-    return id_like_columns(len(encoded.codes), levels)
-
-
-def id_like_columns(n_rows: int, n_categories: Sequence[int]) -> list[int]:
-    """The columns with fewer than ``ID_LIKE_ROWS`` rows per category, by index.
-
-    Such a column's vectors learn from a few rows each, so in-sample features
-    carry those rows' targets, and a downstream model trained on them trusts
-    them more than it should on new rows. Measured on the quality page's nine
-    tables (3 splits): cross-fitting improved gradient boosting on all six
-    tables with such a column (flights ROC AUC 0.614 -> 0.670, road deaths
-    0.817 -> 0.878, loans RMSE 4.25 -> 3.98) and on none of the three without
-    (hotels RMSE 14.52 -> 15.16, police force accuracy 0.810 -> 0.807, grants
-    equal), whose columns have over 60 rows per category on average.
-
-    Parameters
-    ----------
-    n_rows : int
-        Training rows.
-    n_categories : sequence of int
-        Each column's categories (reserved codes not counted).
-
-    Returns
-    -------
-    list of int
-    """
-    return [
-        j for j, k in enumerate(n_categories) if 0 < k and n_rows < ID_LIKE_ROWS * k
-    ]
-
-
-def memorising_columns(encoded: EncodedTable, network) -> list[int]:
-    """The columns with ``ID_LIKE_ROWS`` to ``MEMORISING_ROWS`` rows per
-    category whose fitted vectors memorise their rows, by index.
-
-    A column memorises where its vectors lower the loss of the rows the
-    network trained on more than that of the fit's validation rows, beyond
-    chance: each row's gain (:func:`held_out_gains`, against the column's mean
-    vector) on as many training rows, drawn with the fit's seed, as there are
-    validation rows, against the validation rows' gains, a one-sided Welch
-    test at two standard errors. In-sample features of such a column carry
-    their rows' targets as an ID-like column's do, so ``cv="auto"`` treats it
-    as one. Measured on flights (the time-to-quality page at scale, 3 random
-    splits): at 80,000 rows flight numbers and planes have 13-15 rows per
-    category (test statistics 10.3 and 4.5 on one split), and gradient
-    boosting scored ROC AUC 0.655 on their in-sample features, 0.700 with
-    this test (target encoding 0.704); at 200,000 rows (28 and 37 rows per
-    category) 0.684 against 0.712 (0.714). Columns with more rows per
-    category are not tested: hotels' and the police force's (58 and more)
-    memorise measurably too (statistics up to 3.4), yet cross-fitting those
-    tables cost them more than the leak (the quality page).
-
-    Parameters
-    ----------
-    encoded : EncodedTable
-        The fit's encoded rows and settings.
-    network : NumpyNetwork
-        The network fitted on them.
-
-    Returns
-    -------
-    list of int
-    """
-    config = encoded.config
-    n_rows = len(encoded.codes)
-    levels = [n - N_RESERVED_CODES for n in config.cardinalities]
-    candidates = [
-        j
-        for j, k in enumerate(levels)
-        if 0 < k and ID_LIKE_ROWS * k <= n_rows < MEMORISING_ROWS * k
-    ]
-    if not candidates or config.validation_fraction <= 0:
-        return []
-    from ._data_module import validation_split
-
-    held_out, trained = validation_split(
-        n_rows, config.validation_fraction, config.seed
-    )
-    drawn = np.random.default_rng(config.seed).choice(
-        trained, size=min(len(trained), len(held_out)), replace=False
-    )
-    fitted = rows_gains(encoded, network, candidates, trained, np.sort(drawn))
-    new = rows_gains(encoded, network, candidates, trained, held_out)
-    if fitted is None or new is None:
-        return []
-    return [j for j in candidates if memorised(fitted[j], new[j])]
-
-
-def rows_gains(
-    encoded: EncodedTable, network, columns, trained: np.ndarray, rows: np.ndarray
-) -> dict[int, np.ndarray] | None:
-    """:func:`held_out_gains` of ``columns`` on the fit's ``rows``, against
-    their mean vectors over its ``trained`` rows, each row counted by its
-    sample weight; None where those rows weigh nothing."""
-    gains = held_out_gains(
-        network,
-        columns,
-        encoded.codes[trained],
-        encoded.codes[rows],
-        encoded.numeric[rows],
-        encoded.target.values[rows],
-        encoded.config.task,
-    )
-    if encoded.sample_weight is None:
-        return gains
-    weight = encoded.sample_weight[rows]
-    return weighted_gains(gains, weight) if weight.sum() > 0 else None
-
-
-def memorised(fitted: np.ndarray, new: np.ndarray) -> bool:
-    """Whether rows' gains on the rows the vectors trained on exceed those on
-    new rows beyond chance: the difference of their means over two standard
-    errors (Welch's, one-sided at about 2.5%)."""
-    if len(fitted) < 2 or len(new) < 2:
-        return False
-    error = np.sqrt(fitted.var(ddof=1) / len(fitted) + new.var(ddof=1) / len(new))
-    return bool(fitted.mean() - new.mean() > 2 * error)
 
 
 def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -232,21 +106,18 @@ def cross_fitted_embeddings(
             patience=None,
             schedule_epochs=config.schedule_epochs or config.max_epochs,
         )
-    classifier = config.task != "regression"
-    if isinstance(cv, Integral):
-        splitter_class = StratifiedKFold if classifier else KFold
-        splitter = splitter_class(cv, shuffle=True, random_state=config.seed)
-    else:
-        splitter = check_cv(cv, target, classifier=classifier)
+    splitter = _splitter(cv, config, target)
     weight = encoded.sample_weight
     served = _FoldMean(tables, len(codes))
     # With columns to test, rotating the folds waits for the test: where no
     # tested column generalises, the caller serves in-sample features and
-    # the rotations (a product of each table with itself per fold: 0.3 s of
-    # a 2.5 s fit on road deaths) would go unused. Meanwhile the folds'
-    # tables are held (k per column instead of a running sum).
+    # the rotations (a product of each table with itself per fold) would go
+    # unused. Meanwhile the folds' tables are held (k per column instead of a
+    # running sum).
     waiting = []
-    predictions = None
+    predictions = (
+        np.empty((len(codes), config.n_outputs), np.float32) if predict else None
+    )
     gains = {j: np.empty(len(codes)) for j in gains_of}
     n_folds = splitter.get_n_splits(codes, target)
     for k, (train, test) in enumerate(splitter.split(codes, target), start=1):
@@ -267,26 +138,9 @@ def cross_fitted_embeddings(
         if not gains:
             served.add(*waiting.pop(), codes)
         if predict or gains:
-            held_out = _as_the_fold_saw(codes[train], codes[test])
-        if predict:
-            output = output_columns(
-                fold.forward(held_out, encoded.numeric[test]), config.task
+            predictions = _on_held_out_rows(
+                fold, encoded, train, test, predictions if predict else None, gains
             )
-            if predictions is None:
-                predictions = np.empty((len(codes), output.shape[1]), np.float32)
-            predictions[test] = output
-        if gains:
-            found = held_out_gains(
-                fold,
-                list(gains),
-                codes[train],
-                held_out,
-                encoded.numeric[test],
-                target[test],
-                config.task,
-            )
-            for j, gain in gains.items():
-                gain[test] = found[j]
     if weight is not None:
         gains = weighted_gains(gains, weight)
     if gains and not any(informative(gain) for gain in gains.values()):
@@ -294,6 +148,41 @@ def cross_fitted_embeddings(
     for waited in waiting:
         served.add(*waited, codes)
     return CrossFit(served.features, predictions, served.mean_tables(), gains)
+
+
+def _on_held_out_rows(fold, encoded, train, test, predictions, gains):
+    """Fill the ``test`` rows' out-of-fold ``predictions`` (None: none asked)
+    and ``gains`` (by column) from the ``fold`` model, which saw only the
+    ``train`` rows' categories; return ``predictions``."""
+    codes, task = encoded.codes, encoded.config.task
+    held_out = _as_the_fold_saw(codes[train], codes[test])
+    if predictions is not None:
+        predictions[test] = output_columns(
+            fold.forward(held_out, encoded.numeric[test]), task
+        )
+    if gains:
+        found = held_out_gains(
+            fold,
+            list(gains),
+            codes[train],
+            held_out,
+            encoded.numeric[test],
+            encoded.target.values[test],
+            task,
+        )
+        for j, gain in gains.items():
+            gain[test] = found[j]
+    return predictions
+
+
+def _splitter(cv, config, target):
+    """``cv`` as a splitter: an int gives shuffled folds (stratified for
+    classes) seeded by the full fit's seed."""
+    classifier = config.task != "regression"
+    if isinstance(cv, Integral):
+        splitter_class = StratifiedKFold if classifier else KFold
+        return splitter_class(cv, shuffle=True, random_state=config.seed)
+    return check_cv(cv, target, classifier=classifier)
 
 
 class _FoldMean:
@@ -317,61 +206,6 @@ class _FoldMean:
 
     def mean_tables(self) -> list[np.ndarray]:
         return [(total / self.n_folds).astype(np.float32) for total in self.sums]
-
-
-def weighted_gains(
-    gains: dict[int, np.ndarray], weight: np.ndarray
-) -> dict[int, np.ndarray]:
-    """Each row's held-out gain counted by its sample weight (scaled to mean 1)."""
-    return {j: gain * weight / weight.mean() for j, gain in gains.items()}
-
-
-def held_out_gains(
-    network, columns, train_codes, codes, numeric, target, task: str
-) -> dict[int, np.ndarray]:
-    """How much each column's vectors lower a fold model's loss on each row it
-    did not train on: the row's loss with the column's mean vector over the
-    fold's training rows in place of its own, minus its loss with its own.
-
-    Where they average zero or less, the column's vectors did not generalise
-    beyond the rows they learned from: an ID-like column of noise memorises
-    its few rows per category, and gives new rows noise.
-    """
-    means = {j: mean_vector(network.tables[j], train_codes[:, j]) for j in columns}
-    output, without = network.outputs_without(codes, numeric, means)
-    own = row_losses(output, target, task)
-    return {j: row_losses(without[j], target, task) - own for j in columns}
-
-
-def mean_vector(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """A column's mean vector over rows (``codes``: each row's code), float32."""
-    return table[codes].mean(axis=0, dtype=np.float64).astype(np.float32)
-
-
-def informative(gains: np.ndarray) -> bool:
-    """Whether rows' held-out gains are positive beyond chance: their mean
-    over two standard errors (a one-sided test at about 2.5%)."""
-    if len(gains) < 2:
-        return False
-    return bool(gains.mean() > 2 * gains.std(ddof=1) / np.sqrt(len(gains)))
-
-
-def row_losses(output, target, task: str) -> np.ndarray:
-    """Each row's training loss, as numbers: the squared error (regression,
-    mean over the outputs), binary or categorical cross-entropy (on logits)."""
-    output = np.asarray(output, dtype=np.float64)
-    target = np.asarray(target)
-    if task == "regression":
-        losses = ((output - target.reshape(output.shape)) ** 2).mean(axis=1)
-    elif task == "binary":
-        logit, label = output[:, 0], target.reshape(-1).astype(np.float64)
-        losses = np.logaddexp(0.0, logit) - label * logit
-    else:
-        shifted = output - output.max(axis=1, keepdims=True)
-        log_total = np.log(np.exp(shifted).sum(axis=1))
-        picked = shifted[np.arange(len(output)), target.reshape(-1).astype(np.intp)]
-        losses = log_total - picked
-    return losses
 
 
 def _seen(train_column: np.ndarray, size: int) -> np.ndarray:

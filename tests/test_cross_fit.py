@@ -15,7 +15,7 @@ import entembed
 import entembed._cross_fit
 import entembed._vocabulary
 from entembed import EntityEmbedder, EntityEmbeddingRegressor
-from entembed._cross_fit import (
+from entembed._id_columns import (
     id_like_columns,
     informative,
     memorised,
@@ -233,13 +233,13 @@ def test_folds_train_for_the_full_fits_best_epochs_without_validation():
 
 
 def test_epochs_to_best_reads_the_kept_epoch():
-    from entembed._embedder import _epochs_to_best
+    from entembed._embedder_fit import _epochs_to_best
 
     history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_loss": [3.0, 1.0, 2.0, 1.5]})
-    assert _epochs_to_best(history) == 2
+    assert _epochs_to_best(history.to_dict("records")) == 2
     # Without validation the folds keep the fit's own settings.
-    assert _epochs_to_best(history.drop(columns="val_loss")) is None
-    assert _epochs_to_best(history.assign(val_loss=np.nan)) is None
+    assert _epochs_to_best(history.drop(columns="val_loss").to_dict("records")) is None
+    assert _epochs_to_best(history.assign(val_loss=np.nan).to_dict("records")) is None
 
 
 class _LastTableRate(L.Callback):
