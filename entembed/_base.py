@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,17 +26,27 @@ from sklearn.utils.validation import check_is_fitted
 from ._columns import select_columns
 from ._dataframe import check_not_empty, match_columns, numeric_array, to_frame
 from ._embedding_dims import resolve_embedding_dims
+from ._fitted_tables import FittedTables
 from ._numpy_network import NumpyNetwork
 from ._persistence import decode_values, encode_values, jsonable_params, save
 from ._target import Target, as_target_array, prepare_target, target_with_classes
 from ._training_config import StartingPoint, TrainingConfig, check_memory
-from ._vocabulary import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary
+from ._transfer import (
+    check_warm_start,
+    embedding_frames,
+    transferred_tables,
+    warm_start_point,
+)
+from ._vocabulary import CategoryVocabulary
 
 
-def embedding_feature_names(column: str, width: int) -> list[str]:
-    """``<column>_emb<k>``, k zero-padded so that the names sort in order."""
-    digits = len(str(width - 1))
-    return [f"{column}_emb{k:0{digits}d}" for k in range(width)]
+def with_params(estimator, params: dict):
+    """``estimator`` with ``params`` set and every parameter checked as ``fit``
+    checks them: an unknown name or a bad value is refused before any data is
+    read (the command line's options and config files)."""
+    estimator.set_params(**params)
+    estimator._validate_params()
+    return estimator
 
 
 def _check_sample_weight(sample_weight, n_rows: int) -> np.ndarray | None:
@@ -66,65 +76,11 @@ def _history_frame(records) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _embedding_frames(source) -> dict[str, pd.DataFrame]:
-    """``init_embeddings`` as DataFrames of vectors indexed by category."""
-    if source is None:
-        return {}
-    if isinstance(source, EntityEmbeddingBase):
-        if not hasattr(source, "network_"):
-            raise ValueError(
-                f"init_embeddings is an unfitted {type(source).__name__}; fit it "
-                "first. scikit-learn's clone (GridSearchCV, cross_val_score) "
-                "unfits an estimator given as a parameter: there, pass its "
-                "embeddings_ (a dict of DataFrames) instead."
-            )
-        return source.embeddings_
-    if not isinstance(source, dict):
-        raise TypeError(
-            "init_embeddings must be a fitted entembed estimator or a dict of "
-            "DataFrames (one per column, vectors indexed by category), got "
-            f"{type(source).__name__}."
-        )
-    frames = {}
-    for column, frame in source.items():
-        if not isinstance(frame, pd.DataFrame) or not all(
-            pd.api.types.is_numeric_dtype(t) for t in frame.dtypes
-        ):
-            raise TypeError(
-                f"init_embeddings[{column!r}] must be a DataFrame of numbers (one "
-                "row per category, one column per dimension), as an estimator's "
-                "embeddings_ gives."
-            )
-        if frame.shape[1] == 0 or not np.isfinite(frame.to_numpy(float)).all():
-            raise ValueError(
-                f"init_embeddings[{column!r}] has no columns or non-finite values."
-            )
-        frames[column] = frame
-    return frames
-
-
-def _table_from_frame(frame: pd.DataFrame, categories: np.ndarray) -> np.ndarray:
-    """A table whose rows are ``frame``'s vectors of the same categories; the
-    others (and the reserved rows ``frame`` lacks) start from its unknown
-    vector, or the mean vector where it has none."""
-    vectors = frame.to_numpy(np.float32)
-    index = pd.Index(frame.index, dtype=object, tupleize_cols=False)
-    reserved = {"<unknown>": UNKNOWN_CODE, "<missing>": MISSING_CODE}
-    has = {name: index.get_loc(name) for name in reserved if name in index}
-    unknown = vectors[has["<unknown>"]] if "<unknown>" in has else vectors.mean(axis=0)
-    table = np.empty((len(categories) + len(reserved), vectors.shape[1]), np.float32)
-    table[:] = unknown
-    if "<missing>" in has:
-        table[MISSING_CODE] = vectors[has["<missing>"]]
-    position = index.get_indexer(pd.Index(categories, dtype=object))
-    found = position >= 0
-    table[len(reserved) :][found] = vectors[position[found]]
-    return table
-
-
 @dataclass(frozen=True)
 class EncodedTable:
-    """A fit's training rows, encoded once: what cross-fitting folds reuse."""
+    """A fit's training rows, encoded once (what cross-fitting folds reuse),
+    and what the fit settled before training: its vocabulary, widths and
+    numeric columns, and the history a warm start continues."""
 
     frame: pd.DataFrame
     codes: np.ndarray
@@ -132,22 +88,17 @@ class EncodedTable:
     target: Target
     sample_weight: np.ndarray | None
     config: TrainingConfig
-    start: StartingPoint | None = None
+    start: StartingPoint | None
+    vocabulary: CategoryVocabulary
+    numeric_columns: list[str]
+    embedding_dims: dict[str, int]
+    has_names: bool
+    history_before: list[dict] = field(default_factory=list)
 
 
-class EntityEmbeddingBase(BaseEstimator):
+class EntityEmbeddingBase(FittedTables, BaseEstimator):
     """Shared parameters and fitting of entembed's estimators (not public)."""
 
-    # Parameters a model file may lack, with the value it was trained with:
-    # files written before the schedule existed trained at constant rates.
-    _params_before: dict = {
-        "learning_rate_schedule": "constant",
-        # cv="auto" files tested ID-like columns on their folds; others had
-        # nothing to test (cv=None or a number of folds).
-        "test_id_columns": True,
-    }
-    # Why a column in constant_columns_ serves one vector, and the remedy.
-    _why_constant = ""
     _parameter_constraints: dict = {
         "categorical_columns": [StrOptions({"auto"}), "array-like"],
         "numeric_columns": [StrOptions({"auto"}), "array-like", None],
@@ -271,6 +222,14 @@ class EntityEmbeddingBase(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle, giving an estimator pickled by an older entembed the
+        fitted attributes it lacks (what its fit amounted to), in one place."""
+        if "network_" in state:
+            state.setdefault("_classes", None)  # 0.1.0 kept no classes
+            state.setdefault("constant_columns_", [])  # it kept every column
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -293,8 +252,10 @@ class EntityEmbeddingBase(BaseEstimator):
         """The task argument of :func:`prepare_target` for this estimator."""
         raise NotImplementedError
 
-    def _fit(self, X, y, sample_weight=None) -> EncodedTable:
-        """Select columns, encode, train, and keep the fitted state."""
+    def _encode(self, X, y, sample_weight=None) -> EncodedTable:
+        """Check the parameters and the data, select the columns, encode them,
+        and settle where training starts: everything a fit needs but the
+        training itself. Sets no fitted state."""
         self._validate_params()
         frame, has_names = to_frame(X)
         check_not_empty(frame, type(self).__name__)
@@ -304,40 +265,12 @@ class EntityEmbeddingBase(BaseEstimator):
             frame, has_names, self.categorical_columns, self.numeric_columns
         )
         categorical, numeric = selection.categorical, selection.numeric
-        vocabulary_params = {
-            name: getattr(self, name) for name in CategoryVocabulary._get_param_names()
-        }
-        history = []
-        start: StartingPoint | None
         if self._continues():
-            self._check_warm_start(categorical, numeric)
-            # Estimators pickled by 0.1.0 have no _classes.
-            classes = getattr(self, "_classes", None)
-            target = target_with_classes(y, self.task_, classes)
-            if target.n_outputs != self.network_.n_outputs:
-                raise ValueError(
-                    f"warm_start continues the fitted network of "
-                    f"{self.network_.n_outputs} output(s); y gives "
-                    f"{target.n_outputs}. Pass the same targets, or set "
-                    "warm_start=False to fit afresh."
-                )
-            vocabulary = copy.deepcopy(self.vocabulary_).set_params(**vocabulary_params)
-            codes = vocabulary.extend(frame[categorical]).transform(frame[categorical])
-            dims = dict(self.embedding_dims_)
-            start = self._warm_start_point(vocabulary)
-            history = self.history_.to_dict("records")
+            check_warm_start(self, categorical, numeric)
+            begun = self._continued_start(frame[categorical], y)
         else:
-            target = prepare_target(y, self._target_task())
-            vocabulary = CategoryVocabulary(**vocabulary_params)
-            codes = vocabulary.fit_transform(frame[categorical])
-            given = _embedding_frames(self.init_embeddings)
-            dims = resolve_embedding_dims(
-                self.embedding_dims,
-                dict(zip(categorical, vocabulary.cardinalities_, strict=True)),
-                n_rows=len(codes),
-            )
-            start = self._transferred_tables(given, vocabulary, categorical, dims)
-        numeric_values = numeric_array(frame, numeric)
+            begun = self._fresh_start(frame[categorical], y)
+        target, vocabulary, codes, dims, start, before = begun
         config = TrainingConfig.from_params(
             self.get_params(),
             task=target.task,
@@ -349,26 +282,96 @@ class EntityEmbeddingBase(BaseEstimator):
             table_names=categorical,
         )
         check_memory(config, len(codes))
-        encoded = EncodedTable(
-            frame, codes, numeric_values, target, sample_weight, config, start
-        )
-        network, new_history, constant = self._train(encoded)
-        epochs = len(history)
-        history += [{**row, "epoch": row["epoch"] + epochs} for row in new_history]
-        self._set_fitted(
+        return EncodedTable(
+            frame=frame,
+            codes=codes,
+            numeric=numeric_array(frame, numeric),
+            target=target,
+            sample_weight=sample_weight,
+            config=config,
+            start=start,
             vocabulary=vocabulary,
-            network=network,
-            task=target.task,
-            categorical_columns=categorical,
             numeric_columns=numeric,
             embedding_dims=dims,
-            history=pd.DataFrame(history),
-            columns=list(frame.columns),
             has_names=has_names,
-            classes=target.classes,
+            history_before=before,
         )
-        self.constant_columns_ = constant
-        return encoded
+
+    def _vocabulary_params(self) -> dict:
+        return {
+            name: getattr(self, name) for name in CategoryVocabulary._get_param_names()
+        }
+
+    def _fresh_start(self, categories: pd.DataFrame, y):
+        """A new vocabulary, widths and target; tables from ``init_embeddings``
+        where it gives them."""
+        target = prepare_target(y, self._target_task())
+        vocabulary = CategoryVocabulary(**self._vocabulary_params())
+        codes = vocabulary.fit_transform(categories)
+        columns = list(categories.columns)
+        dims = resolve_embedding_dims(
+            self.embedding_dims,
+            dict(zip(columns, vocabulary.cardinalities_, strict=True)),
+            n_rows=len(codes),
+        )
+        start = transferred_tables(
+            embedding_frames(self.init_embeddings),
+            vocabulary,
+            columns,
+            dims,
+            embedding_dims=self.embedding_dims,
+            freeze=self.freeze_embeddings,
+        )
+        return target, vocabulary, codes, dims, start, []
+
+    def _continued_start(self, categories: pd.DataFrame, y):
+        """A warm start: the fitted vocabulary extended by new categories, the
+        fitted widths, classes and network, and the history so far."""
+        target = target_with_classes(y, self.task_, self._classes)
+        if target.n_outputs != self.network_.n_outputs:
+            raise ValueError(
+                f"warm_start continues the fitted network of "
+                f"{self.network_.n_outputs} output(s); y gives "
+                f"{target.n_outputs}. Pass the same targets, or set "
+                "warm_start=False to fit afresh."
+            )
+        vocabulary = copy.deepcopy(self.vocabulary_)
+        vocabulary.set_params(**self._vocabulary_params())
+        codes = vocabulary.extend(categories).transform(categories)
+        start = warm_start_point(self.network_, vocabulary)
+        before = self.history_.to_dict("records")
+        return target, vocabulary, codes, dict(self.embedding_dims_), start, before
+
+    def _set_fit_result(
+        self,
+        encoded: EncodedTable,
+        network: NumpyNetwork,
+        history: list[dict],
+        constant: list[str],
+        **more,
+    ) -> None:
+        """The fitted state of a fit, set once: ``history`` continues the
+        epochs of a warm start; ``more`` holds the estimator's own attributes."""
+        epochs = len(encoded.history_before)
+        history = [
+            *encoded.history_before,
+            *({**row, "epoch": row["epoch"] + epochs} for row in history),
+        ]
+        self._set_fitted(
+            vocabulary=encoded.vocabulary,
+            network=network,
+            task=encoded.target.task,
+            categorical_columns=list(encoded.config.table_names),
+            numeric_columns=encoded.numeric_columns,
+            embedding_dims=encoded.embedding_dims,
+            history=pd.DataFrame(history),
+            columns=list(encoded.frame.columns),
+            has_names=encoded.has_names,
+            classes=encoded.target.classes,
+        )
+        self.constant_columns_ = list(constant)
+        for name, value in more.items():
+            setattr(self, name, value)
 
     def _train(
         self, encoded: EncodedTable
@@ -396,93 +399,6 @@ class EntityEmbeddingBase(BaseEstimator):
     def _continues(self) -> bool:
         """Whether the next fit continues this fitted model (warm start)."""
         return bool(self.warm_start) and hasattr(self, "network_")
-
-    def _check_warm_start(self, categorical: list[str], numeric: list[str]) -> None:
-        """Refuse a warm start the fitted network cannot continue."""
-        again = "; or set warm_start=False to fit afresh."
-        if categorical != self.categorical_columns_ or numeric != self.numeric_columns_:
-            raise ValueError(
-                "warm_start continues the fitted model, which embeds "
-                f"{self.categorical_columns_} and reads {self.numeric_columns_} as "
-                f"numbers; X now gives {categorical} and {numeric}. Pass a table "
-                "with the same columns" + again
-            )
-        linear = [p for kind, p in self.network_.layers if kind == "linear"]
-        hidden = tuple(int(p["weight"].shape[0]) for p in linear[:-1])
-        if tuple(int(u) for u in self.hidden_units) != hidden:
-            raise ValueError(
-                f"warm_start continues the fitted network, whose hidden_units are "
-                f"{hidden}; hidden_units is now {tuple(self.hidden_units)}. Set it "
-                f"back to {hidden}" + again
-            )
-        fitted_norm = any(kind == "batchnorm" for kind, _ in self.network_.layers)
-        if bool(self.batch_norm) != fitted_norm:
-            raise ValueError(
-                f"warm_start continues the fitted network, fitted with batch_norm="
-                f"{fitted_norm}; batch_norm is now {self.batch_norm}. Set it back"
-                + again
-            )
-        if not isinstance(self.embedding_dims, str) and not callable(
-            self.embedding_dims
-        ):
-            asked = resolve_embedding_dims(self.embedding_dims, self.cardinalities_)
-            if asked != self.embedding_dims_:
-                raise ValueError(
-                    f"warm_start keeps the fitted widths {self.embedding_dims_}; "
-                    f"embedding_dims now asks for {asked}. Set embedding_dims='auto'"
-                    + again
-                )
-
-    def _warm_start_point(self, vocabulary: CategoryVocabulary) -> StartingPoint:
-        """The fitted network, its tables grown by the rows of new categories,
-        which start from the column's unknown vector."""
-        tables = []
-        for table, n in zip(
-            self.network_.tables, vocabulary.cardinalities_, strict=True
-        ):
-            new_rows = np.repeat(
-                table[UNKNOWN_CODE : UNKNOWN_CODE + 1], n - len(table), 0
-            )
-            tables.append(np.concatenate([table, new_rows]))
-        return StartingPoint(tuple(tables), network=self.network_)
-
-    def _transferred_tables(
-        self,
-        given: dict[str, pd.DataFrame],
-        vocabulary: CategoryVocabulary,
-        categorical: list[str],
-        dims: dict[str, int],
-    ) -> StartingPoint | None:
-        """Starting tables from ``init_embeddings``' vectors (``dims`` of the
-        columns it gives take its widths under either rule of thumb)."""
-        if not given:
-            return None
-        shared = [c for c in categorical if c in given]
-        if not shared:
-            raise ValueError(
-                f"init_embeddings gives vectors for columns {sorted(given)}, none of "
-                f"which is embedded here (embedded: {categorical}). Name the "
-                "columns as in X."
-            )
-        tables: list[np.ndarray | None] = []
-        for j, column in enumerate(categorical):
-            frame = given.get(column)
-            if frame is None:
-                tables.append(None)
-                continue
-            width = frame.shape[1]
-            if self.embedding_dims in ("auto", "capped"):
-                dims[column] = width
-            elif dims[column] != width:
-                raise ValueError(
-                    f"init_embeddings gives column {column!r} vectors of width "
-                    f"{width}, but embedding_dims gives it {dims[column]}. Set "
-                    "embedding_dims='auto' to take the given widths, or pass "
-                    f"vectors of width {dims[column]}."
-                )
-            tables.append(_table_from_frame(frame, vocabulary.categories_[j]))
-        frozen = tuple(bool(self.freeze_embeddings) and t is not None for t in tables)
-        return StartingPoint(tuple(tables), frozen)
 
     def _set_fitted(
         self,
@@ -543,7 +459,7 @@ class EntityEmbeddingBase(BaseEstimator):
             "single_output": None,
             "classes": (
                 None
-                if getattr(self, "_classes", None) is None
+                if self._classes is None
                 else encode_values(np.asarray(self._classes), "The target")
             ),
             "history": json.loads(self.history_.to_json(orient="records")),
@@ -556,7 +472,7 @@ class EntityEmbeddingBase(BaseEstimator):
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict):
         """The fitted estimator that :meth:`_export_state` described."""
-        params = {**cls._params_before, **meta["params"]}
+        params = dict(meta["params"])
         if "hidden_units" in params:
             params["hidden_units"] = tuple(params["hidden_units"])
         estimator = cls(**params)
@@ -592,7 +508,7 @@ class EntityEmbeddingBase(BaseEstimator):
             has_names=meta["has_feature_names"],
             classes=None if meta["classes"] is None else decode_values(meta["classes"]),
         )
-        constant = meta.get("constant_columns", [])  # older files: none
+        constant = meta["constant_columns"]
         if not isinstance(constant, list) or not all(
             isinstance(c, str) and c in columns for c in constant
         ):
@@ -600,122 +516,9 @@ class EntityEmbeddingBase(BaseEstimator):
         estimator.constant_columns_ = list(constant)
         return estimator
 
-    # ----------------------------------------------------- fitted views
-    @property
-    def categories_(self) -> dict[str, np.ndarray]:
-        """Kept categories of each embedded column (entry ``i`` has code ``i + 2``)."""
-        check_is_fitted(self)
-        return dict(
-            zip(self.categorical_columns_, self.vocabulary_.categories_, strict=True)
-        )
-
-    @property
-    def cardinalities_(self) -> dict[str, int]:
-        """Rows of each column's table, the reserved unknown/missing codes included."""
-        check_is_fitted(self)
-        return {
-            c: int(n)
-            for c, n in zip(
-                self.categorical_columns_, self.vocabulary_.cardinalities_, strict=True
-            )
-        }
-
-    @property
-    def embeddings_(self) -> dict[str, pd.DataFrame]:
-        """Each column's table as a DataFrame indexed by category.
-
-        The first two rows are the reserved codes, labelled ``"<unknown>"`` (also
-        rare categories) and ``"<missing>"``.
-        """
-        check_is_fitted(self)
-        out = {}
-        for column, table, categories in zip(
-            self.categorical_columns_,
-            self.network_.tables,
-            self.vocabulary_.categories_,
-            strict=True,
-        ):
-            index = pd.Index(
-                ["<unknown>", "<missing>", *categories], dtype=object, name=column
-            )
-            names = embedding_feature_names(column, table.shape[1])
-            out[column] = pd.DataFrame(table, index=index, columns=names)
-        return out
-
-    def get_embedding_names_out(self) -> np.ndarray:
-        """Names of the embedding features: ``<column>_emb<k>``, column by column.
-
-        Returns
-        -------
-        ndarray of str objects
-            One name per embedding dimension, in the order of the features.
-        """
-        check_is_fitted(self)
-        names = [
-            name
-            for column in self.categorical_columns_
-            for name in embedding_feature_names(column, self.embedding_dims_[column])
-        ]
-        return np.asarray(names, dtype=object)
-
     def _codes(self, X, extra: Sequence[str] = ()) -> tuple[np.ndarray, pd.DataFrame]:
         frame = self._match(X, [*self.categorical_columns_, *extra])
         return self.vocabulary_.transform(frame), frame
-
-    def _embedded_column(self, column: str) -> int:
-        """Position of an embedded column, or an error that lists them."""
-        check_is_fitted(self)
-        if column not in self.categorical_columns_:
-            raise ValueError(
-                f"Column {column!r} is not embedded; the embedded columns are "
-                f"{self.categorical_columns_}."
-            )
-        return self.categorical_columns_.index(column)
-
-    def most_similar(self, column: str, category, k: int = 5) -> pd.Series:
-        """The ``k`` categories of ``column`` nearest to ``category`` (cosine).
-
-        Parameters
-        ----------
-        column : str
-            An embedded column.
-        category : object
-            One of its kept categories (see ``categories_``).
-        k : int, default=5
-            How many neighbours to return.
-
-        Returns
-        -------
-        pandas.Series
-            Cosine similarities, highest first, indexed by category.
-        """
-        j = self._embedded_column(column)
-        # Estimators pickled before constant columns existed have none.
-        if column in getattr(self, "constant_columns_", ()):
-            raise ValueError(
-                f"Column {column!r} serves one vector to every category: its "
-                f"vectors {self._why_constant}"
-            )
-        categories = self.vocabulary_.categories_[j]
-        matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)
-        if len(matches) == 0:
-            raise ValueError(
-                f"Category {category!r} has no vector of its own in column "
-                f"{column!r}: it was not seen in fit, or was grouped as rare into the "
-                "unknown code."
-            )
-        vectors = self.network_.tables[j][2:].astype(np.float64)
-        norms = np.linalg.norm(vectors, axis=1)
-        norms[norms == 0] = 1.0
-        unit = vectors / norms[:, None]
-        similarity = unit @ unit[matches[0]]
-        similarity[matches[0]] = -np.inf
-        order = np.argsort(-similarity, kind="stable")[: min(k, len(categories) - 1)]
-        return pd.Series(
-            similarity[order],
-            index=pd.Index(categories[order], name=column),
-            name="cosine_similarity",
-        )
 
     def save(self, path) -> None:
         """Save the fitted estimator in the safe format read by ``entembed.load``.

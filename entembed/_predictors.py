@@ -4,7 +4,6 @@ own predictions, computed with numpy after fit.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import replace
 
 import numpy as np
@@ -12,41 +11,16 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import EncodedTable, EntityEmbeddingBase
-from ._cross_fit import encoded_id_like_columns, informative, rows_gains
 from ._dataframe import check_finite_numeric, numeric_array
-from ._embedder import EntityEmbedder
+from ._id_columns import failing_on_validation
 from ._numpy_network import NumpyNetwork, output_columns
+from ._parameter_docs import SHARED, parameters_section
 from ._persistence import saveable
 from ._training_config import StartingPoint
 
-
-def _shared_parameters(
-    exclude=("remainder", "task", "cv", "append_prediction", "feature_scale"),
-) -> str:
-    """EntityEmbedder's Parameters section, less the parameters it alone has."""
-    doc = inspect.cleandoc(EntityEmbedder.__doc__ or "")
-    section = doc.split("Parameters\n----------\n")[1].split("\n\nAttributes")[0]
-    entries, kept = [], []
-    for line in section.splitlines():
-        if line and not line[0].isspace():  # a parameter's first line
-            entries.append([line])
-        else:
-            entries[-1].append(line)
-    for entry in entries:
-        names = entry[0].split(" : ")[0].split(", ")
-        if not set(names) & set(exclude):
-            kept.extend(entry)
-    return "\n".join("    " + line if line else "" for line in kept)
-
-
 _SHARED_DOC = (
-    """
-    Parameters
-    ----------
-"""
-    + _shared_parameters()
+    parameters_section(SHARED)
     + """
-
     Attributes
     ----------
     The fitted attributes of :class:`EntityEmbedder` (``categories_``,
@@ -57,8 +31,6 @@ _SHARED_DOC = (
 
 
 class _Predictor(EntityEmbeddingBase):
-    # Files written before test_id_columns kept every column's vectors.
-    _params_before = {**EntityEmbeddingBase._params_before, "test_id_columns": False}
     _why_constant = (
         "did not generalise to the validation rows (constant_columns_). Fit "
         "with test_id_columns=False to keep them."
@@ -70,7 +42,9 @@ class _Predictor(EntityEmbeddingBase):
         """Train; then, with ``test_id_columns``, train again without the
         ID-like columns that fail the test on the validation rows."""
         network, history, _ = super()._train(encoded)
-        constant = self._uninformative_id_columns(encoded, network)
+        constant = (
+            failing_on_validation(encoded, network) if self.test_id_columns else []
+        )
         if not constant:
             return network, history, []
         # The refit reads the failing columns as zero vectors that do not
@@ -103,24 +77,34 @@ class _Predictor(EntityEmbeddingBase):
         )
         return network, history, names
 
-    def _uninformative_id_columns(
-        self, encoded: EncodedTable, network: NumpyNetwork
-    ) -> list[int]:
-        """The ID-like columns whose vectors do not lower the loss on the
-        validation rows beyond chance, by index (none to test: empty)."""
-        config = encoded.config
-        judged = encoded_id_like_columns(encoded)
-        if not (self.test_id_columns and judged and config.validation_fraction > 0):
-            return []
-        from ._data_module import validation_split
+    def fit(self, X, y, sample_weight=None):
+        """Learn the vocabulary, the tables and the network on ``y``.
 
-        held_out, trained = validation_split(
-            len(encoded.codes), config.validation_fraction, config.seed
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_rows, n_columns)
+            The table (pandas, polars or numpy).
+        y : array-like of shape (n_rows,) or (n_rows, n_targets)
+            The targets of a regression (a column per target), or the class
+            labels of a classification.
+        sample_weight : array-like of shape (n_rows,), default=None
+            Weights of the training loss.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        encoded = self._encode(X, y, sample_weight)
+        network, history, constant = self._train(encoded)
+        self._set_fit_result(
+            encoded, network, history, constant, **self._task_state(encoded)
         )
-        gains = rows_gains(encoded, network, judged, trained, held_out)
-        if gains is None:  # validation rows of zero weight: nothing to test on
-            return []
-        return [j for j in judged if not informative(gains[j])]
+        return self
+
+    def _task_state(self, encoded: EncodedTable) -> dict:
+        """The fitted attributes of the task (the classes, the outputs)."""
+        raise NotImplementedError
 
     def _network_output(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -180,30 +164,8 @@ class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
     def _target_task(self) -> str:
         return "regression"
 
-    def _fit(self, X, y, sample_weight=None) -> EncodedTable:
-        encoded = super()._fit(X, y, sample_weight)
-        self._single_output = encoded.target.values.ndim == 1
-        return encoded
-
-    def fit(self, X, y, sample_weight=None):
-        """Learn the vocabulary, the tables and the network on ``y``.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_rows, n_columns)
-            The table (pandas, polars or numpy).
-        y : array-like of shape (n_rows,) or (n_rows, n_targets)
-            The supervised target.
-        sample_weight : array-like of shape (n_rows,), default=None
-            Weights of the training loss.
-
-        Returns
-        -------
-        self : EntityEmbeddingRegressor
-            The fitted estimator.
-        """
-        self._fit(X, y, sample_weight)
-        return self
+    def _task_state(self, encoded: EncodedTable) -> dict:
+        return {"_single_output": encoded.target.values.ndim == 1}
 
     def predict(self, X) -> np.ndarray:
         """The network's predicted targets.
@@ -264,30 +226,8 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
     def _target_task(self) -> str:
         return "classification"
 
-    def _fit(self, X, y, sample_weight=None) -> EncodedTable:
-        encoded = super()._fit(X, y, sample_weight)
-        self.classes_ = np.asarray(encoded.target.classes)
-        return encoded
-
-    def fit(self, X, y, sample_weight=None):
-        """Learn the vocabulary, the tables and the network on labels ``y``.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_rows, n_columns)
-            The table (pandas, polars or numpy).
-        y : array-like of shape (n_rows,)
-            The supervised target.
-        sample_weight : array-like of shape (n_rows,), default=None
-            Weights of the training loss.
-
-        Returns
-        -------
-        self : EntityEmbeddingClassifier
-            The fitted estimator.
-        """
-        self._fit(X, y, sample_weight)
-        return self
+    def _task_state(self, encoded: EncodedTable) -> dict:
+        return {"classes_": np.asarray(encoded.target.classes)}
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities.

@@ -25,7 +25,7 @@ from training_data import FAST, city_table, with_an_id_column
 from entembed import (
     EntityEmbedder,
 )
-from entembed._embedder import balanced_scales, table_spreads
+from entembed._embedder_fit import balanced_scales, table_spreads
 
 
 @pytest.fixture(scope="module")
