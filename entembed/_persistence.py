@@ -26,7 +26,7 @@ from ._files import atomic_file
 from ._warnings import warn
 
 FORMAT = "entembed"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _META = "entembed_meta"
 
 
@@ -283,6 +283,65 @@ def _read_meta(arrays: dict) -> dict:
     return meta
 
 
+# ------------------------------------------------------------ upgrades
+# Format 1 grew keys and parameters as features arrived; a file lacks those
+# written before them, and trained as the values below describe.
+_FORMAT_1_PARAMS = {
+    "learning_rate_schedule": "constant",  # the schedule came later
+    "category_dropout": 0.0,
+    "shrinkage": 0.0,
+    "checkpoint_dir": None,
+    "callbacks": None,
+    "logger": None,
+    "init_embeddings": None,
+    "freeze_embeddings": False,
+    "warm_start": False,
+}
+_FORMAT_1_EMBEDDER_PARAMS = {
+    "remainder": "drop",  # the default until 0.2
+    "append_prediction": False,
+    "feature_scale": None,  # served as learned
+    # cv="auto" tested ID-like columns on its folds; others had nothing to test.
+    "test_id_columns": True,
+}
+
+
+def _upgrade_from_1(meta: dict) -> dict:
+    """A format 1 file's metadata as format 2 writes it: every parameter
+    stored, and the embedder's folds, constant columns and scales."""
+    params = meta.get("params")
+    if not isinstance(params, dict):
+        raise ValueError("its parameters are not a mapping")
+    embedder = meta.get("estimator") == "EntityEmbedder"
+    missing = {
+        **_FORMAT_1_PARAMS,
+        **(_FORMAT_1_EMBEDDER_PARAMS if embedder else {"test_id_columns": False}),
+    }
+    meta["params"] = {**missing, **params}
+    meta.setdefault("constant_columns", [])
+    if embedder:
+        cv = meta["params"].get("cv", "auto")
+        # cv_ was not stored: its cv was None, a number, or "auto" (in sample).
+        meta.setdefault("cv", None if cv == "auto" else cv)
+        columns = meta.get("categorical_columns")
+        meta.setdefault("feature_scales", [1.0] * len(columns or []))
+    return {**meta, "format_version": 2}
+
+
+# Each older format version's step to the next; load applies them in turn.
+_UPGRADES = {1: _upgrade_from_1}
+
+
+def upgraded(meta: dict) -> dict:
+    """``meta`` of any format version this entembed reads, as the current
+    version writes it."""
+    version = meta.get("format_version")
+    while version in _UPGRADES:
+        meta = _UPGRADES[version](meta)
+        version = meta["format_version"]
+    return meta
+
+
 def load(path):
     """Load an estimator saved with ``.save(path)``; never runs code from the file.
 
@@ -325,6 +384,12 @@ def load(path):
             str(exc)
             if isinstance(exc, ValueError)
             else (f"it cannot be read as a zip of arrays ({exc})"),
+        ) from exc
+    try:
+        meta = upgraded(meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _invalid(
+            path, f"its format 1 metadata is inconsistent ({exc!r})"
         ) from exc
     version = meta.get("format_version")
     if version != FORMAT_VERSION:

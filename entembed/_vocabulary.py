@@ -227,6 +227,12 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         self.handle_unknown = handle_unknown
         self.handle_missing = handle_missing
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle; a vocabulary pickled by 0.1.0 has no cache of its kinds."""
+        if "_lookups" in state:
+            state.setdefault("_fitted_kinds", {})
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -498,9 +504,8 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         kind (integers 1, 2 where fit saw text "1", "2"), where that is
         unambiguous: fit saw one kind only. Warns either way."""
         index = self._lookups[j][0]
-        # Computed once per column (new categories arrive in most transforms);
-        # setdefault: vocabularies pickled by 0.1.0 have no cache.
-        kinds = self.__dict__.setdefault("_fitted_kinds", {})
+        # Computed once per column (new categories arrive in most transforms).
+        kinds = self._fitted_kinds
         if j not in kinds:
             kinds[j] = frozenset(_kind(v) for v in index)
         fitted = kinds[j]

@@ -134,7 +134,7 @@ def test_load_rejects_other_versions_and_tampering(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"format version 99; this entembed reads "
-        r"version 1",
+        r"version 2",
     ):
         entembed.load(path)
 
@@ -262,6 +262,20 @@ NEW_PARAMETERS = {
 }
 
 
+def test_format_1_is_upgraded_in_one_step_to_what_format_2_writes(request):
+    from entembed._persistence import upgraded
+
+    old = request.path.parent / "data" / "classifier_format1.npz"
+    with np.load(old) as a:
+        meta = json.loads(a["entembed_meta"].tobytes())
+    new = upgraded(dict(meta))
+    assert new["format_version"] == 2 and new["constant_columns"] == []
+    assert new["params"]["test_id_columns"] is False  # 0.1.0's kept every column
+    assert new["params"]["learning_rate_schedule"] == "constant"
+    assert "remainder" not in new["params"]  # a predictor's parameter it is not
+    assert upgraded(new) == new  # the current version needs no step
+
+
 def test_saved_file_keeps_the_format_of_entembed_0_1(request, tmp_path):
     # A file written today has the same array names as one written by 0.1.0,
     # and the same metadata but for new parameters and new entries (the
@@ -275,7 +289,12 @@ def test_saved_file_keeps_the_format_of_entembed_0_1(request, tmp_path):
         meta_b = json.loads(b["entembed_meta"].tobytes())
     assert [k for k in meta_b if k not in NEW_ENTRIES] == list(meta_a)
     assert meta_b["params"] == {**meta_a["params"], **NEW_PARAMETERS}
-    assert {**meta_a, "params": None, **NEW_ENTRIES} == {**meta_b, "params": None}
+    # format 2: the same, with every parameter and entry stored
+    assert meta_a["format_version"] == 1 and meta_b["format_version"] == 2
+    assert {**meta_a, "params": None, **NEW_ENTRIES, "format_version": 2} == {
+        **meta_b,
+        "params": None,
+    }
 
 
 def test_save_refuses_objects_that_are_not_registered(tmp_path):
