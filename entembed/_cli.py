@@ -1,117 +1,34 @@
-"""The ``entembed`` command: fit, transform, compare, plot and demo.
+"""The ``entembed`` command: fit, transform, compare, plot, export and demo.
 
 A thin layer on the facade: it reads tables, calls the estimators and writes
-results. Expected failures (a missing file, an unknown column, a bad target)
-print one line and exit with status 1; no traceback.
+results. Expected failures (a missing file, an unknown column, a bad target,
+a bad parameter) print one line and exit with status 1; anything else is a
+bug, shown with its traceback and a request to report it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from ._files import atomic_file, atomic_path, check_writable, same_file
-from .datasets import DATASETS, HELD_OUT_DATASETS
-
-# Last suffix first: "data.TSV.gz" is a gzipped tab-separated file.
-_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
-_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
-
-
-class CommandError(ValueError):
-    """A problem with the command's input, reported in one line."""
-
-
-# ------------------------------------------------------------------ tables
-def _table_format(path: str, verb: str) -> tuple[str, str | None]:
-    """(kind, compression) of a table file, from its extensions in any case."""
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    compression = None
-    if suffixes and suffixes[-1] in _COMPRESSIONS:
-        compression = _COMPRESSIONS[suffixes.pop()]
-    kind = _FORMATS.get(suffixes[-1]) if suffixes else None
-    if kind is None or (kind == "parquet" and compression):
-        raise CommandError(
-            f"cannot {verb} {path!r}: unknown format "
-            f"{''.join(Path(path).suffixes) or '(no extension)'!r}; use .csv, .tsv "
-            "(optionally .gz, .bz2, .xz) or .parquet"
-        )
-    return kind, compression
-
-
-def read_table(path: str) -> pd.DataFrame:
-    """Read a CSV or TSV (optionally compressed) or Parquet file."""
-    file = Path(path)
-    if not file.is_file():
-        raise CommandError(f"file {path!r} not found")
-    kind, compression = _table_format(path, "read")
-    try:
-        if kind == "parquet":
-            return pd.read_parquet(file)
-        # low_memory=False: each column's type is read from all its rows, not
-        # guessed per chunk, so one column cannot hold both 1 and "1".
-        return pd.read_csv(
-            file,
-            sep="\t" if kind == "tsv" else ",",
-            compression=compression,
-            low_memory=False,
-        )
-    except ImportError as exc:
-        raise CommandError(
-            f"reading {path!r} needs pyarrow: pip install pyarrow"
-        ) from exc
-    except Exception as exc:  # pandas raises many types for unreadable content
-        raise CommandError(f"cannot read {path!r}: {exc}".splitlines()[0]) from exc
-
-
-def write_table(frame: pd.DataFrame, path: str) -> None:
-    """Write a table atomically: an interrupted write leaves no partial file."""
-    kind, compression = _table_format(path, "write")
-    with atomic_path(path) as temporary:
-        if kind == "parquet":
-            frame.to_parquet(temporary, index=False)
-        else:
-            frame.to_csv(
-                temporary,
-                index=False,
-                sep="\t" if kind == "tsv" else ",",
-                compression=compression,
-            )
-
-
-def check_output(out, *inputs) -> None:
-    """Cheap checks before any work: the output is not one of the inputs, and
-    it can be written (an existing, writable folder)."""
-    for source in inputs:
-        if source is not None and same_file(out, source):
-            raise CommandError(
-                f"--out {str(out)!r} is one of the inputs; write to another file"
-            )
-    check_writable(out)
-
-
-def split_target(data: pd.DataFrame, target: str, source: str):
-    if target not in data.columns:
-        raise CommandError(
-            f"target column {target!r} is not in {source} (columns: "
-            f"{', '.join(map(str, data.columns[:20]))})"
-        )
-    y = data[target]
-    n_missing = int(y.isna().sum())
-    if n_missing:
-        raise CommandError(
-            f"target column {target!r} has {n_missing} missing value(s); drop "
-            "those rows first"
-        )
-    return data.drop(columns=[target]), y
+from ._cli_parser import build_parser
+from ._files import atomic_file, atomic_path
+from ._table_files import (
+    CommandError,
+    check_output,
+    read_table,
+    split_target,
+    table_format,
+    write_table,
+)
 
 
 # -------------------------------------------------------------- parameters
@@ -177,10 +94,6 @@ def _read_config(path: str) -> dict:
     return config
 
 
-def _devices(text: str):
-    return int(text) if text.lstrip("-").isdigit() else text
-
-
 def estimator_params(args) -> dict:
     """EntityEmbedder parameters: defaults, then --config, then each --param,
     then the dedicated options (--max-epochs, ...), later ones winning."""
@@ -215,13 +128,11 @@ def estimator_params(args) -> dict:
 def _embedder(args, params: dict | None = None):
     """An EntityEmbedder of the command's parameters, checked as Python checks
     them (an unknown name or a bad value is refused before any data is read)."""
+    from ._base import with_params
     from ._embedder import EntityEmbedder
 
     params = estimator_params(args) if params is None else params
-    embedder = EntityEmbedder()
-    embedder.set_params(**params)
-    embedder._validate_params()
-    return embedder
+    return with_params(EntityEmbedder(), params)
 
 
 def _check_storable(X: pd.DataFrame) -> None:
@@ -235,6 +146,7 @@ def _check_storable(X: pd.DataFrame) -> None:
 
 
 def cmd_fit(args) -> None:
+    from ._base import with_params
     from ._persistence import load
 
     check_output(args.out, args.data)
@@ -244,9 +156,7 @@ def cmd_fit(args) -> None:
         params["init_embeddings"] = _load_model(init, load)
     if params.get("warm_start") and Path(args.out).is_file():
         # Continue the model at --out; the file is replaced once fit is done.
-        embedder = _load_model(args.out, load)
-        embedder.set_params(**params)
-        embedder._validate_params()
+        embedder = with_params(_load_model(args.out, load), params)
     else:
         embedder = _embedder(args, params)
     X, y = split_target(read_table(args.data), args.target, args.data)
@@ -296,7 +206,7 @@ def cmd_transform(args) -> None:
     from ._persistence import load
 
     check_output(args.out, args.model, args.data)
-    _table_format(args.out, "write")
+    table_format(args.out, "write")
     model = _load_model(args.model, load)
     data = read_table(args.data)
     if hasattr(model, "transform"):
@@ -356,44 +266,8 @@ def _load_model(path, load):
     return load(path)
 
 
-def _decimals(values) -> int:
-    """Decimals that show a score's three or four significant digits: 0.5878,
-    14.52, 7933 (an RMSE in dollars needs no cents)."""
-    largest = max((abs(v) for v in values if np.isfinite(v)), default=1.0)
-    if largest == 0:
-        return 4
-    return int(np.clip(3 - np.floor(np.log10(largest)), 0, 4))
-
-
-def format_comparison(table: pd.DataFrame) -> str:
-    """The comparison as a markdown table: encoders by rows, models by columns."""
-    metric = table.attrs["metric"]
-    better = "higher" if table.attrs["higher_is_better"] else "lower"
-    models = list(dict.fromkeys(table["model"]))
-    digits = _decimals(table[f"{metric} mean"])
-    header = ["encoder", *models, "fit s", "transform s"]
-    lines = [
-        f"{metric}, mean ± std over folds ({better} is better)",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|---" + "|---:" * (len(header) - 1) + "|",
-    ]
-    for encoder, rows in table.groupby("encoder", sort=False):
-        cells = [
-            f"{rows.loc[rows['model'] == m, f'{metric} mean'].item():.{digits}f} ± "
-            f"{rows.loc[rows['model'] == m, f'{metric} std'].item():.{digits}f}"
-            for m in models
-        ]
-        fit = rows["encoder fit s"].iloc[0]
-        transform = rows["encoder transform s"].iloc[0]
-        lines.append(
-            f"| {encoder} | " + " | ".join(cells) + f" | {fit:.2f} | {transform:.3f} |"
-        )
-    return "\n".join(lines)
-
-
 def _compare(X, y, args, title: str) -> str:
-    from ._compare import compare_encoders, default_encoders
+    from ._compare import compare_encoders, default_encoders, format_comparison
     from ._target import infer_task
 
     bar = None
@@ -557,267 +431,69 @@ def cmd_demo(args) -> None:
     )
 
 
-# ------------------------------------------------------------------ parser
-def _training_options(parser, *, columns: bool = True) -> None:
-    if columns:
-        parser.add_argument(
-            "--columns",
-            nargs="+",
-            metavar="COL",
-            help="categorical columns to embed (default: every text, "
-            "category and boolean column, except text that holds dates or "
-            "nothing; each guess is named in a warning)",
-        )
-        parser.add_argument(
-            "--task",
-            default=None,
-            choices=["auto", "regression", "binary", "multiclass"],
-            help="what the target is (default: auto)",
-        )
-        parser.add_argument(
-            "--cv",
-            type=int,
-            default=None,
-            metavar="K",
-            help="cross-fit in K folds: out-of-fold features for the training "
-            "rows, and the folds' mean tables in the model. Default: 5 folds "
-            "where an embedded column is ID-like: fewer than 10 training rows "
-            "per category, or fewer than 50 where the fit shows its vectors "
-            "memorise their rows; in-sample features otherwise. --param "
-            "cv=null: never",
-        )
-        parser.add_argument(
-            "--embedding-dims",
-            default=None,
-            metavar="auto|capped|N",
-            help="width of each column's vectors: auto (fastai's rule of thumb, "
-            "from the number of categories; the default), capped (auto, at "
-            "most a few per training row of a category), or one number for all",
-        )
-        parser.add_argument(
-            "--checkpoint-dir",
-            metavar="DIR",
-            help="checkpoint every epoch here; rerun the same command to resume "
-            "an interrupted fit",
-        )
-        parser.add_argument(
-            "--param",
-            action="append",
-            metavar="NAME=VALUE",
-            help="any estimator parameter, e.g. --param hidden_units=[64,32] "
-            "(repeatable; VALUE is read as JSON where it parses)",
-        )
-        parser.add_argument(
-            "--config",
-            metavar="FILE",
-            help="estimator parameters from a .json or .yaml mapping",
-        )
-        parser.add_argument("--accelerator", help="cpu, gpu, ... (default: auto)")
-        parser.add_argument(
-            "--devices", type=_devices, help="how many, or which (default: auto)"
-        )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        metavar="N",
-        help="torch threads for training (default: the CPUs idle when the fit "
-        "starts, at most the cores or OMP_NUM_THREADS; a fit on every core "
-        "slows several times while another job holds one, so beside busy "
-        "jobs pass a smaller N)",
-    )
-    parser.add_argument("--max-epochs", type=int, default=None, help="default: 20")
-    parser.add_argument(
-        "--random-state", type=int, default=None, help="seed (default: 0)"
-    )
-    parser.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bars or explanations; fit prints its summary in one line",
-    )
+COMMANDS = {
+    "fit": cmd_fit,
+    "transform": cmd_transform,
+    "compare": cmd_compare,
+    "plot": cmd_plot,
+    "export": cmd_export,
+    "demo": cmd_demo,
+}
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="entembed",
-        description="Categorical entity embeddings: learn them on a target, serve "
-        "them as features, compare them with other encodings.",
+def is_user_error(exc: BaseException) -> bool:
+    """Whether an exception reports a problem with the command's input, to be
+    said in one line: a bad file, table, parameter or target, a missing
+    optional package, a training run that diverged. A ValueError or TypeError
+    counts only where entembed (or scikit-learn's parameter check) raised it
+    on purpose; one from deeper inside a library is a bug of entembed's."""
+    if isinstance(exc, (CommandError, OSError, ImportError, FloatingPointError)):
+        return True
+    if type(exc).__name__ == "MisconfigurationException":  # Lightning's settings
+        return True
+    if not isinstance(exc, (ValueError, TypeError)):
+        return False
+    if type(exc).__name__ == "InvalidParameterError":  # scikit-learn's check
+        return True
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = "" if frame is None else os.path.abspath(frame.tb_frame.f_code.co_filename)
+    # Raised by entembed's own code, or by set_params naming an unknown one.
+    return where.startswith(_PACKAGE + os.sep) or where.endswith(
+        os.path.join("sklearn", "base.py")
     )
-    parser.add_argument(
-        "--version", action="version", version=f"entembed {__version__}"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    fit = sub.add_parser(
-        "fit",
-        help="learn embeddings from a table and save the model",
-        description="Learn embeddings of DATA's categorical "
-        "columns on --target and save the model.",
-    )
-    fit.add_argument("data", metavar="DATA", help="CSV or Parquet file")
-    fit.add_argument(
-        "--target",
-        required=True,
-        metavar="COL",
-        help="the column to learn the embeddings on (numbers: regression; "
-        "labels: classification); it is not embedded",
-    )
-    fit.add_argument(
-        "--out",
-        required=True,
-        metavar="MODEL",
-        help="model file to write (entembed's safe .npz format)",
-    )
-    _training_options(fit)
-    fit.set_defaults(run=cmd_fit)
-
-    transform = sub.add_parser(
-        "transform",
-        help="write embedding features of a table",
-        description="Write DATA with each embedded column replaced by its "
-        "vectors (<column>_emb<k>), its other columns kept, in input order: "
-        "one output row per input row.",
-    )
-    transform.add_argument("model", metavar="MODEL")
-    transform.add_argument("data", metavar="DATA")
-    transform.add_argument(
-        "--out",
-        required=True,
-        metavar="FEATURES",
-        help=".parquet or .csv file to write",
-    )
-    transform.add_argument(
-        "--features-only",
-        action="store_true",
-        help="write only what the model serves (its vectors, and the columns "
-        "it passes through), not DATA's other columns",
-    )
-    transform.add_argument(
-        "--quiet", action="store_true", help="print nothing on success"
-    )
-    transform.set_defaults(run=cmd_transform)
-
-    compare = sub.add_parser(
-        "compare",
-        help="cross-validate embeddings against other encodings",
-        description="Cross-validated downstream scores (gradient boosting, "
-        "k-nearest neighbours, linear model) of entity embeddings, "
-        "one-hot, ordinal and target encoding.",
-    )
-    compare.add_argument("data", nargs="?", metavar="DATA")
-    compare.add_argument(
-        "--target", metavar="COL", help="the column to predict (with DATA)"
-    )
-    compare.add_argument(
-        "--dataset",
-        choices=[*DATASETS, *HELD_OUT_DATASETS],
-        help="a bundled real dataset instead of DATA",
-    )
-    compare.add_argument(
-        "--n-rows", type=int, default=None, help="random subsample of this many rows"
-    )
-    compare.add_argument(
-        "--folds", type=int, default=3, help="cross-validation folds (default: 3)"
-    )
-    compare.add_argument("--out", metavar="TABLE.md", help="also write the table here")
-    _training_options(compare, columns=False)
-    compare.set_defaults(run=cmd_compare)
-
-    plot = sub.add_parser(
-        "plot",
-        help="2-D map of a column's embedding",
-        description="PCA map of one column's learned vectors, the "
-        "most frequent categories labelled.",
-    )
-    plot.add_argument("model", metavar="MODEL")
-    plot.add_argument(
-        "--column", required=True, metavar="COL", help="the embedded column to map"
-    )
-    plot.add_argument(
-        "--out", required=True, metavar="MAP.png", help="the PNG file to write"
-    )
-    plot.add_argument(
-        "--labels",
-        type=int,
-        default=40,
-        help="label at most this many categories, the most frequent first, "
-        "skipping labels that would overlap (default: 40)",
-    )
-    plot.add_argument("--quiet", action="store_true", help="print nothing on success")
-    plot.set_defaults(run=cmd_plot)
-
-    export = sub.add_parser(
-        "export",
-        help="export a model for serving (ONNX) or viewing (TensorBoard)",
-        description="Write MODEL as an ONNX graph (needs entembed[onnx]), "
-        "and/or each column's vectors as TensorBoard projector files.",
-    )
-    export.add_argument("model", metavar="MODEL")
-    export.add_argument("--onnx", metavar="FILE.onnx", help="ONNX graph to write")
-    export.add_argument("--projector", metavar="DIR", help="projector folder")
-    export.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a projector folder an earlier export wrote",
-    )
-    export.add_argument("--quiet", action="store_true", help="print nothing on success")
-    export.set_defaults(run=cmd_export)
-
-    demo = sub.add_parser(
-        "demo",
-        help="compare and plot on a bundled real dataset",
-        description="Run compare and plot on the baseball salaries "
-        "dataset (a few minutes on 2 CPU cores).",
-    )
-    demo.add_argument(
-        "--out-dir",
-        default="entembed-demo",
-        help="folder for the table, the model and the maps (default: entembed-demo)",
-    )
-    demo.add_argument(
-        "--n-rows", type=int, default=None, help="a random sample of this many rows"
-    )
-    demo.add_argument(
-        "--folds", type=int, default=3, help="cross-validation folds (default: 3)"
-    )
-    demo.add_argument(
-        "--labels",
-        type=int,
-        default=40,
-        help="most categories labelled on each map (default: 40)",
-    )
-    _training_options(demo, columns=False)
-    demo.set_defaults(run=cmd_demo)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    name = f"entembed {args.command}"
     try:
-        args.run(args)
-    except CommandError as exc:
-        print(f"entembed {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except (
-        ValueError,
-        TypeError,
-        OSError,
-        ModuleNotFoundError,
-        FloatingPointError,  # training diverged; the message says what to lower
-    ) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"entembed {args.command}: error: {message}", file=sys.stderr)
-        return 1
+        COMMANDS[args.command](args)
     except MemoryError:
         print(
-            f"entembed {args.command}: error: out of memory; use fewer rows or "
-            "narrower tables (--embedding-dims N)",
+            f"{name}: error: out of memory; use fewer rows or narrower tables "
+            "(--embedding-dims N)",
             file=sys.stderr,
         )
         return 1
     except KeyboardInterrupt:
-        print(f"entembed {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not is_user_error(exc):
+            traceback.print_exc()
+            print(
+                f"{name}: internal error ({type(exc).__name__}): this is a bug in "
+                "entembed. Please report it with the traceback above and the "
+                "command you ran.",
+                file=sys.stderr,
+            )
+            return 1
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"{name}: error: {message}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -121,6 +121,28 @@ def _scaled(encoder, train_features, test_features, numeric, train, test):
     )
 
 
+def _folds(cv, task: str, random_state: int, X, y) -> list:
+    """The (train, test) splits: ``cv`` shuffled folds (stratified for
+    classes), or a splitter's."""
+    if isinstance(cv, int):
+        cv = (KFold if task == "regression" else StratifiedKFold)(
+            cv, shuffle=True, random_state=random_state
+        )
+    return list(cv.split(X, y))
+
+
+def _encoded(encoder, inputs, y, train, test):
+    """A fresh clone of ``encoder`` fitted on the ``train`` rows: the train
+    and test rows' features, and its (fit, transform) seconds."""
+    fitted = clone(encoder)
+    start = time.perf_counter()
+    train_features = fitted.fit_transform(inputs.iloc[train], y[train])
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    test_features = fitted.transform(inputs.iloc[test])
+    return (train_features, test_features), (fit_s, time.perf_counter() - start)
+
+
 def _scorer(task: str) -> tuple[str, Callable]:
     if task == "regression":
         return "RMSE", lambda model, X, y: root_mean_squared_error(y, model.predict(X))
@@ -184,41 +206,29 @@ def compare_encoders(
         )
     encoders = encoders or default_encoders(random_state, task)
     metric, score = _scorer(task)
-    if isinstance(cv, int):
-        cv = (KFold if task == "regression" else StratifiedKFold)(
-            cv, shuffle=True, random_state=random_state
-        )
-    folds = list(cv.split(X, y))
+    folds = _folds(cv, task, random_state, X, y)
     numeric_values = X[numeric].to_numpy(dtype=float) if numeric else None
 
+    models = models or _models(task, random_state)
     rows = []
     total, done = len(folds) * len(encoders), 0
     for encoder_name, encoder in encoders.items():
         scores: dict[str, list[float]] = {}
-        fit_seconds, transform_seconds = [], []
+        seconds = []
         for train, test in folds:
-            fitted = clone(encoder)
             # Our network also learns from the numeric columns (its embeddings
             # then explain what they leave over); other encoders see categories.
-            inputs = X if isinstance(fitted, EntityEmbedder) else X[categorical]
-            start = time.perf_counter()
-            train_features = fitted.fit_transform(inputs.iloc[train], y[train])
-            fit_seconds.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            test_features = fitted.transform(inputs.iloc[test])
-            transform_seconds.append(time.perf_counter() - start)
-            train_features, test_features = _scaled(
-                fitted, train_features, test_features, numeric_values, train, test
-            )
-            for model_name, model in (models or _models(task, random_state)).items():
-                model = clone(model)
-                model.fit(train_features, y[train])
-                scores.setdefault(model_name, []).append(
-                    score(model, test_features, y[test])
-                )
+            inputs = X if isinstance(encoder, EntityEmbedder) else X[categorical]
+            (fitted, new), fold_seconds = _encoded(encoder, inputs, y, train, test)
+            seconds.append(fold_seconds)
+            fitted, new = _scaled(encoder, fitted, new, numeric_values, train, test)
+            for model_name, model in models.items():
+                model = clone(model).fit(fitted, y[train])
+                scores.setdefault(model_name, []).append(score(model, new, y[test]))
             done += 1
             if progress is not None:
                 progress(done, total, encoder_name)
+        fit_s, transform_s = np.mean(seconds, axis=0)
         for model_name, values in scores.items():
             rows.append(
                 {
@@ -226,11 +236,47 @@ def compare_encoders(
                     "model": model_name,
                     f"{metric} mean": float(np.mean(values)),
                     f"{metric} std": float(np.std(values)),
-                    "encoder fit s": float(np.mean(fit_seconds)),
-                    "encoder transform s": float(np.mean(transform_seconds)),
+                    "encoder fit s": float(fit_s),
+                    "encoder transform s": float(transform_s),
                 }
             )
     table = pd.DataFrame(rows)
     table.attrs["metric"] = metric
     table.attrs["higher_is_better"] = metric != "RMSE"
     return table
+
+
+def _decimals(values) -> int:
+    """Decimals that show a score's three or four significant digits: 0.5878,
+    14.52, 7933 (an RMSE in dollars needs no cents)."""
+    largest = max((abs(v) for v in values if np.isfinite(v)), default=1.0)
+    if largest == 0:
+        return 4
+    return int(np.clip(3 - np.floor(np.log10(largest)), 0, 4))
+
+
+def format_comparison(table: pd.DataFrame) -> str:
+    """The comparison as a markdown table: encoders by rows, models by columns."""
+    metric = table.attrs["metric"]
+    better = "higher" if table.attrs["higher_is_better"] else "lower"
+    models = list(dict.fromkeys(table["model"]))
+    digits = _decimals(table[f"{metric} mean"])
+    header = ["encoder", *models, "fit s", "transform s"]
+    lines = [
+        f"{metric}, mean ± std over folds ({better} is better)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---" + "|---:" * (len(header) - 1) + "|",
+    ]
+    for encoder, rows in table.groupby("encoder", sort=False):
+        cells = [
+            f"{rows.loc[rows['model'] == m, f'{metric} mean'].item():.{digits}f} ± "
+            f"{rows.loc[rows['model'] == m, f'{metric} std'].item():.{digits}f}"
+            for m in models
+        ]
+        fit = rows["encoder fit s"].iloc[0]
+        transform = rows["encoder transform s"].iloc[0]
+        lines.append(
+            f"| {encoder} | " + " | ".join(cells) + f" | {fit:.2f} | {transform:.3f} |"
+        )
+    return "\n".join(lines)

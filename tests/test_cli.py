@@ -590,23 +590,37 @@ def test_cli_writes_files_that_the_umask_lets_others_read(table, tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
 
-def test_format_comparison_shows_significant_digits_not_cents():
-    from entembed._cli import format_comparison
+def test_cli_a_bug_shows_its_traceback_and_asks_for_a_report(
+    table, capsys, monkeypatch
+):
+    def fit(self, X, y):
+        return np.zeros(3)[[5]]  # an IndexError: entembed's bug, not the user's
 
-    def table(mean, std):
-        frame = pd.DataFrame(
-            {
-                "encoder": ["a"],
-                "model": ["m"],
-                "RMSE mean": [mean],
-                "RMSE std": [std],
-                "encoder fit s": [1.0],
-                "encoder transform s": [0.01],
-            }
-        )
-        frame.attrs.update(metric="RMSE", higher_is_better=False)
-        return format_comparison(frame).splitlines()[-1]
+    monkeypatch.setattr(EntityEmbedder, "fit", fit)
+    args = ["fit", str(table / "data.csv"), "--target", "target"]
+    assert main([*args, "--out", str(table / "bug.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert re.search(
+        r"entembed fit: internal error \(IndexError\): this is a bug in entembed\. "
+        r"Please report it",
+        err,
+    )
 
-    assert "| 7933 ± 41 |" in table(7933.2, 41.3)
-    assert "| 14.52 ± 0.31 |" in table(14.517, 0.306)
-    assert "| 0.5878 ± 0.0033 |" in table(0.58781, 0.00331)
+
+def test_cli_tells_user_errors_from_bugs():
+    from entembed._cli import is_user_error
+
+    def raised(fn):
+        try:
+            fn()
+        except Exception as exc:
+            return exc
+
+    def deep_in_numpy():
+        return np.zeros(2).reshape(3)  # ValueError raised inside numpy
+
+    assert not is_user_error(raised(deep_in_numpy))
+    assert is_user_error(raised(lambda: EntityEmbedder().set_params(colour=1)))
+    assert is_user_error(raised(lambda: EntityEmbedder(max_epochs=0).fit([[1]], [1])))
+    assert is_user_error(FileNotFoundError("x"))

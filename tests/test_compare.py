@@ -8,7 +8,7 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.preprocessing import OrdinalEncoder
 
 from entembed import EntityEmbedder
-from entembed._compare import compare_encoders, default_encoders
+from entembed._compare import compare_encoders, default_encoders, format_comparison
 
 
 def _table(n=240, seed=0):
@@ -72,3 +72,23 @@ def test_default_encoders_are_the_documented_four():
 def test_error_compare_without_categorical_columns():
     with pytest.raises(ValueError, match=r"X has no categorical columns"):
         compare_encoders(pd.DataFrame({"a": [1.0, 2.0]}), [0.0, 1.0])
+
+
+def test_format_comparison_shows_significant_digits_not_cents():
+    def table(mean, std):
+        frame = pd.DataFrame(
+            {
+                "encoder": ["a"],
+                "model": ["m"],
+                "RMSE mean": [mean],
+                "RMSE std": [std],
+                "encoder fit s": [1.0],
+                "encoder transform s": [0.01],
+            }
+        )
+        frame.attrs.update(metric="RMSE", higher_is_better=False)
+        return format_comparison(frame).splitlines()[-1]
+
+    assert "| 7933 ± 41 |" in table(7933.2, 41.3)
+    assert "| 14.52 ± 0.31 |" in table(14.517, 0.306)
+    assert "| 0.5878 ± 0.0033 |" in table(0.58781, 0.00331)
