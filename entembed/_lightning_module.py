@@ -165,8 +165,9 @@ class EntityEmbeddingModule(L.LightningModule):
         """Take one optimiser step per ``rows`` rows of each training batch.
 
         Lightning's work around a step (fetching the batch, the loops'
-        bookkeeping, every callback's hooks) takes about a third of a step's
-        time at a few hundred rows on a CPU (measured: 1.7 of 4.7 ms).
+        bookkeeping, every callback's hooks) takes a large share of a step's
+        time at a few hundred rows on a CPU (the training page,
+        ``benchmarks/results/training.md``).
         Serve batches of ``k * rows`` rows and call this: the module then
         steps k times per batch, as Lightning would on batches of
         ``rows`` rows (same steps, same order, same random draws), with that
@@ -270,7 +271,7 @@ class EntityEmbeddingModule(L.LightningModule):
         metric = self._metric(output, batch["target"])
         # Sums in place: a list of each step's tensors would keep small blocks
         # alive between the steps' large ones, and the heap would grow with
-        # the number of steps (measured: +400 MB over a 1M-row epoch).
+        # the number of steps (by hundreds of MB over a 1M-row epoch).
         sums = self._running.get(stage)
         if sums is None:
             sums = self._running[stage] = torch.zeros(3, device=loss.device)
@@ -289,9 +290,8 @@ class EntityEmbeddingModule(L.LightningModule):
         """Log the epoch's batch-size-weighted means of the loss and the metric.
 
         Once per epoch, not per step: each ``self.log`` call costs Lightning
-        about 1 ms of bookkeeping, a third of a step at batch size 256 on CPU
-        (measured). The figures are the ones per-step logging with
-        ``on_epoch=True`` gives.
+        bookkeeping comparable to a whole step at batch size 256 on CPU. The
+        figures are the ones per-step logging with ``on_epoch=True`` gives.
         """
         sums = self._running.pop(stage, None)
         if sums is None:
@@ -430,9 +430,8 @@ class TableSGDAdamW(torch.optim.Optimizer):
     features of the training rows then leak their labels into any model fitted
     on them. Plain SGD steps in proportion to the gradient, so a category moves
     as far as its rows pull it together, as target encoding's smoothing would
-    have it. Measured on the three real datasets (20,000 rows, one split):
-    baseball and scorecard validation loss 3% and 12% lower, downstream
-    gradient boosting 8% and 4% better; flights unchanged.
+    have it (the ablation page, ``benchmarks/results/ablation.md``, measures
+    what it buys).
 
     Parameters
     ----------
@@ -442,8 +441,8 @@ class TableSGDAdamW(torch.optim.Optimizer):
         SGD's learning rate for the tables (no momentum, no weight decay).
     lr, weight_decay : float
         AdamW's, for the dense layers. Its fused kernel runs on CPU and CUDA:
-        it updates all of them in one pass, about 7x faster on CPU than the
-        default, where the optimiser step dominates.
+        it updates all of them in one pass, several times faster on CPU than
+        the default, where the optimiser step dominates.
     """
 
     def __init__(self, tables, dense, *, table_lr: float, lr: float, weight_decay):

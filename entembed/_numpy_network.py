@@ -89,9 +89,9 @@ class NumpyNetwork:
         for j, table in enumerate(self.tables):
             width = table.shape[1]
             # Gather a block of rows into a small contiguous buffer, then copy it
-            # into the column's strided block: 2x faster at 1M rows than
-            # gathering into the strided block directly (measured). mode="clip"
-            # skips bounds checks; vocabulary codes are always in range.
+            # into the column's strided block: faster than gathering into the
+            # strided block directly (the lookup page, benchmarks/results).
+            # mode="clip" skips bounds checks; vocabulary codes are in range.
             buffer = np.empty((min(n_rows, _GATHER_ROWS), width), dtype=np.float32)
             for first in range(0, n_rows, _GATHER_ROWS):
                 rows = slice(first, min(first + _GATHER_ROWS, n_rows))
@@ -106,8 +106,8 @@ class NumpyNetwork:
     ) -> np.ndarray:
         """Equal widths: each row's vectors are consecutive rows of the stacked
         tables, so one gather of ``n_rows * n_columns`` table rows fills whole
-        output rows at once, 3.5x faster at 1M rows x 4 columns x 16 than a
-        gather per column into its strided block (measured)."""
+        output rows at once, faster than a gather per column into its strided
+        block (the lookup page, ``benchmarks/results/lookup.md``)."""
         n_rows = len(codes)
         width, total = self.widths[0], sum(self.widths)
         direct = out.shape[1] == total and out.flags.c_contiguous
@@ -161,7 +161,7 @@ class NumpyNetwork:
         For statistics over many rows (the tests of ID-like columns), in
         float32: a row's output may round differently beside other rows, which
         a mean over thousands of rows does not notice, and the products run
-        about 3x faster than :meth:`forward`'s float64. The first layer's
+        several times faster than :meth:`forward`'s float64. The first layer's
         product is computed once: replacing column ``j`` moves it by
         ``(vectors[j] - x_j) @ W_j.T``, the column's block of weights only.
         """

@@ -252,11 +252,7 @@ def train(
             extra.append(RestoreBestWeights("val_loss"))  # one: its state is saved
         if patience is not None:
             extra.append(EarlyStopping("val_loss", patience=patience, mode="min"))
-    resume_from = None
-    if checkpoint_dir is not None:
-        last = Path(checkpoint_dir) / "last.ckpt"
-        resume_from = str(last) if last.is_file() else None
-        extra += [RandomState(), EpochCheckpoint(last)]
+    resume_from = _checkpoints(checkpoint_dir, extra)
     with _quiet_lightning(verbose), _keep_sigint_handler():
         trainer = L.Trainer(
             max_epochs=max_epochs,
@@ -280,14 +276,7 @@ def train(
             # checkpoints, which count steps) see every step instead.
             module.chunk_steps(data.batch_size)
             data.batch_size *= STEPS_PER_BATCH
-        try:
-            trainer.fit(module, datamodule=data, ckpt_path=resume_from)
-        except SystemExit:
-            # Lightning turns Ctrl-C into sys.exit(1), silent from a command
-            # line and fatal to a notebook: the caller gets the interrupt.
-            if trainer.interrupted:
-                raise KeyboardInterrupt from None
-            raise
+        _fit_interruptibly(trainer, module, data, resume_from)
     check_finite_training(module)
     if not all(torch.isfinite(p).all() for p in module.parameters()):
         raise FloatingPointError(
@@ -378,6 +367,28 @@ def _own_ticks() -> int | None:
     return int(fields[11]) + int(fields[12])  # utime, stime
 
 
+def _fit_interruptibly(trainer, module, data, resume_from) -> None:
+    """``trainer.fit``; Ctrl-C reaches the caller as a KeyboardInterrupt, as
+    Lightning turns it into sys.exit(1), silent from a command line and fatal
+    to a notebook."""
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _checkpoints(checkpoint_dir, callbacks: list) -> str | None:
+    """With ``checkpoint_dir``: add the callbacks that write a checkpoint at
+    each epoch's end, and return the checkpoint to resume from, if any."""
+    if checkpoint_dir is None:
+        return None
+    last = Path(checkpoint_dir) / "last.ckpt"
+    callbacks += [RandomState(), EpochCheckpoint(last)]
+    return str(last) if last.is_file() else None
+
+
 def _standardisation(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and standard deviations (1 where a column is constant).
 
@@ -426,18 +437,8 @@ def fit_network(
     history : list of dict
         Per-epoch metrics.
     """
-    output_mean = output_scale = None
     previous = start.network if start is not None else None
-    if config.task == "regression":
-        kept = () if previous is None else (previous.output_mean, previous.output_scale)
-        if kept and kept[0] is not None and kept[1] is not None:
-            # A warm start keeps the scaling its head learned under.
-            output_mean, output_scale = kept[0], kept[1]
-        else:
-            output_mean, output_scale = _standardisation(target)
-        shape = target.shape[1:]
-        with np.errstate(invalid="ignore", over="ignore"):
-            target = (target - output_mean.reshape(shape)) / output_scale.reshape(shape)
+    output_mean, output_scale, target = _scaled_target(config, target, previous)
     checkpoints = None
     if config.checkpoint_dir is not None:
         fingerprint = config.fingerprint(
@@ -454,42 +455,7 @@ def fit_network(
     )
     try:
         with seeded(config.seed):
-            module = EntityEmbeddingModule(
-                config.cardinalities,
-                config.embedding_dims,
-                task=config.task,
-                n_outputs=config.n_outputs,
-                n_numeric=numeric.shape[1],
-                hidden_units=config.hidden_units,
-                dropout=config.dropout,
-                batch_norm=config.batch_norm,
-                encoder=config.encoder,
-                learning_rate=config.learning_rate,
-                weight_decay=config.weight_decay,
-                table_learning_rate=config.table_learning_rate,
-                category_dropout=config.category_dropout,
-                learning_rate_schedule=config.learning_rate_schedule,
-                schedule_epochs=config.schedule_epochs,
-            )
-            counts = [
-                np.bincount(codes[:, j], minlength=n)
-                for j, n in enumerate(config.cardinalities)
-            ]
-            module.network.set_shrinkage(
-                counts,
-                empirical_bayes_rows(codes, target, config.task, counts)
-                if config.shrinkage == "auto"
-                else [float(config.shrinkage)] * len(counts),
-            )
-            if numeric.shape[1]:
-                mean, std = _standardisation(numeric)
-                module.network.set_numeric_scaling(
-                    torch.from_numpy(mean), torch.from_numpy(std)
-                )
-            if previous is not None:
-                module.network.load_layers(previous)
-            if start is not None:
-                module.network.load_tables(start.tables, start.frozen)
+            module = _module(config, codes, numeric, target, start)
             data = TensorDataModule(
                 codes,
                 target,
@@ -502,23 +468,7 @@ def fit_network(
                 # Batch normalisation cannot train on a final batch of one row.
                 drop_single=config.batch_norm,
             )
-            history = train(
-                module,
-                data,
-                max_epochs=config.max_epochs,
-                accelerator=config.accelerator,
-                devices=config.devices,
-                strategy=config.strategy,
-                num_nodes=config.num_nodes,
-                precision=config.precision,
-                patience=config.patience,
-                gradient_clip_val=config.gradient_clip_val,
-                verbose=config.verbose,
-                progress_label=config.progress_label,
-                callbacks=list(config.callbacks),
-                logger=config.logger,
-                checkpoint_dir=checkpoints,
-            )
+            history = train(module, data, **_trainer_settings(config, checkpoints))
     finally:
         torch.set_num_threads(threads)
     if checkpoints is not None:  # the fit is complete: nothing left to resume
@@ -527,6 +477,84 @@ def fit_network(
     network = module.network.to_numpy()
     network.output_mean, network.output_scale = output_mean, output_scale
     return network, history
+
+
+def _scaled_target(config: TrainingConfig, target: np.ndarray, previous):
+    """(mean, scale, target the network learns): a regression learns its
+    standardised target (a warm start keeps the scaling its head learned
+    under); other tasks learn theirs as given (mean and scale None)."""
+    if config.task != "regression":
+        return None, None, target
+    kept = () if previous is None else (previous.output_mean, previous.output_scale)
+    if kept and kept[0] is not None and kept[1] is not None:
+        mean, scale = kept[0], kept[1]
+    else:
+        mean, scale = _standardisation(target)
+    shape = target.shape[1:]
+    with np.errstate(invalid="ignore", over="ignore"):
+        target = (target - mean.reshape(shape)) / scale.reshape(shape)
+    return mean, scale, target
+
+
+def _module(config, codes, numeric, target, start) -> EntityEmbeddingModule:
+    """The Lightning module ``config`` describes, with its shrinkage counts,
+    numeric scaling and starting weights set."""
+    module = EntityEmbeddingModule(
+        config.cardinalities,
+        config.embedding_dims,
+        task=config.task,
+        n_outputs=config.n_outputs,
+        n_numeric=numeric.shape[1],
+        hidden_units=config.hidden_units,
+        dropout=config.dropout,
+        batch_norm=config.batch_norm,
+        encoder=config.encoder,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        table_learning_rate=config.table_learning_rate,
+        category_dropout=config.category_dropout,
+        learning_rate_schedule=config.learning_rate_schedule,
+        schedule_epochs=config.schedule_epochs,
+    )
+    counts = [
+        np.bincount(codes[:, j], minlength=n)
+        for j, n in enumerate(config.cardinalities)
+    ]
+    module.network.set_shrinkage(
+        counts,
+        empirical_bayes_rows(codes, target, config.task, counts)
+        if config.shrinkage == "auto"
+        else [float(config.shrinkage)] * len(counts),
+    )
+    if numeric.shape[1]:
+        mean, std = _standardisation(numeric)
+        module.network.set_numeric_scaling(
+            torch.from_numpy(mean), torch.from_numpy(std)
+        )
+    if start is not None and start.network is not None:
+        module.network.load_layers(start.network)
+    if start is not None:
+        module.network.load_tables(start.tables, start.frozen)
+    return module
+
+
+def _trainer_settings(config: TrainingConfig, checkpoints) -> dict:
+    """:func:`train`'s keyword arguments from ``config``."""
+    return {
+        "max_epochs": config.max_epochs,
+        "accelerator": config.accelerator,
+        "devices": config.devices,
+        "strategy": config.strategy,
+        "num_nodes": config.num_nodes,
+        "precision": config.precision,
+        "patience": config.patience,
+        "gradient_clip_val": config.gradient_clip_val,
+        "verbose": config.verbose,
+        "progress_label": config.progress_label,
+        "callbacks": list(config.callbacks),
+        "logger": config.logger,
+        "checkpoint_dir": checkpoints,
+    }
 
 
 def empirical_bayes_rows(
