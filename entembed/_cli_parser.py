@@ -98,6 +98,10 @@ def _run_options(parser) -> None:
     )
 
 
+def _quiet_option(parser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``entembed`` parser: one subcommand per verb."""
     parser = argparse.ArgumentParser(
@@ -165,9 +169,7 @@ def _add_transform(sub) -> None:
         help="write only what the model serves (its vectors, and the columns "
         "it passes through), not DATA's other columns",
     )
-    transform.add_argument(
-        "--quiet", action="store_true", help="print nothing on success"
-    )
+    _quiet_option(transform)
 
 
 def _add_compare(sub) -> None:
@@ -218,7 +220,7 @@ def _add_plot(sub) -> None:
         help="label at most this many categories, the most frequent first, "
         "skipping labels that would overlap (default: 40)",
     )
-    plot.add_argument("--quiet", action="store_true", help="print nothing on success")
+    _quiet_option(plot)
 
 
 def _add_export(sub) -> None:
@@ -236,7 +238,7 @@ def _add_export(sub) -> None:
         action="store_true",
         help="replace a projector folder an earlier export wrote",
     )
-    export.add_argument("--quiet", action="store_true", help="print nothing on success")
+    _quiet_option(export)
 
 
 def _add_demo(sub) -> None:

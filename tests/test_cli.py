@@ -291,19 +291,7 @@ def test_cli_transform_serves_a_saved_predictor_s_embeddings(table, tmp_path):
         X, y
     ).save(model)
     out = tmp_path / "features.csv"
-    assert (
-        main(
-            [
-                "transform",
-                str(model),
-                str(table / "data.csv"),
-                "--out",
-                str(out),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _transform(model, table / "data.csv", out) == 0
     loaded = load(model)
     written = pd.read_csv(out)
     names = loaded.get_embedding_names_out().tolist()
@@ -403,6 +391,12 @@ def test_cli_process_interrupted_by_sigint_exits_130(table, tmp_path):
 
 
 # ------------------------------------------------ parameters, export, summary
+def _transform(model, data, out, *extra):
+    return main(
+        ["transform", str(model), str(data), "--out", str(out), "--quiet", *extra]
+    )
+
+
 def _fit(table, out, *extra):
     data = str(table / "data.csv")
     return main(["fit", data, "--target", "target", "--out", str(out), *extra])
@@ -571,19 +565,7 @@ def test_cli_writes_files_that_the_umask_lets_others_read(table, tmp_path):
         model = tmp_path / "model.npz"
         assert _fit(table, model, *TRAIN) == 0
         out = tmp_path / "features.parquet"
-        assert (
-            main(
-                [
-                    "transform",
-                    str(model),
-                    str(table / "data.csv"),
-                    "--out",
-                    str(out),
-                    "--quiet",
-                ]
-            )
-            == 0
-        )
+        assert _transform(model, table / "data.csv", out) == 0
     finally:
         os.umask(old)
     for path in (model, out):
