@@ -70,7 +70,7 @@ bench: $(BIN)/.installed $(BENCH)/.installed
 	cd benchmarks && ../$(BIN)/python bench_vocabulary.py
 	cd benchmarks && ../$(BIN)/python bench_transform.py
 	cd benchmarks && for script in lookup transform training quality ablation interactions \
-		time_to_quality fit_floor scaling; do \
+		time_to_quality fit_floor scaling threads; do \
 		../$(BENCH)/python bench_$$script.py || exit 1; done
 	cd benchmarks && ../$(BENCH)/python bench_time_to_quality.py --at-scale
 

@@ -22,14 +22,25 @@ import warnings
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
+from _pages import (
+    at_least,
+    default_encoders,
+    downstream_models,
+    md_row,
+    mean_std,
+    table_and_splits,
+    table_arguments,
+)
 from _timing import RESULTS, machine, write
-from bench_quality import _at_least, table_and_splits, table_arguments
 from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
-from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
-from entembed._compare import _models, default_encoders
-from entembed._embedding_dims import auto_embedding_dim
+from entembed import (
+    EntityEmbedder,
+    EntityEmbeddingClassifier,
+    EntityEmbeddingRegressor,
+    auto_embedding_dim,
+)
 from entembed.datasets import DATASETS
 
 
@@ -174,7 +185,7 @@ def run_table(name: str, rows: int, n_splits: int, variants: dict) -> dict:
     X, y, task, (metric, score), splits, categorical, numeric = table_and_splits(
         name, rows, n_splits
     )
-    models = _models(task, 0)
+    models = downstream_models(task, 0)
     scores: dict[str, dict[str, list[float]]] = {}
 
     def add(row, column, value):
@@ -269,11 +280,10 @@ def render(tables: list[dict], variants: list[str], rows: int, splits: int) -> s
         ]
         for v in variants:
             cells = [
-                f"{np.mean(s[v][c]):.4g} ± {np.std(s[v][c]):.2g}" if c in s[v] else ""
-                for c in ("itself", *MODELS)
+                mean_std(s[v][c]) if c in s[v] else "" for c in ("itself", *MODELS)
             ]
             cells.append(f"{np.median(s[v]['fit seconds']):.1f}")
-            lines.append(f"| {v} | " + " | ".join(cells) + " |")
+            lines.append(md_row([v, *cells]))
             targets = (
                 np.mean(s["one-hot (top 50)"]["linear"]),
                 np.mean(s["target encoding"]["gradient boosting"]),
@@ -283,16 +293,15 @@ def render(tables: list[dict], variants: list[str], rows: int, splits: int) -> s
                 zip(("itself", *MODELS), targets, strict=True)
             ):
                 if c in s[v]:
-                    wins[v][i] += _at_least(np.mean(s[v][c]), rival, higher)
+                    wins[v][i] += at_least(np.mean(s[v][c]), rival, higher)
                 else:
                     wins[v][i] = None
         te, onehot = s["target encoding"], s["one-hot (top 50)"]["linear"]
         lines += [
             "| target encoding | | "
-            + " | ".join(f"{np.mean(te[m]):.4g} ± {np.std(te[m]):.2g}" for m in MODELS)
+            + " | ".join(mean_std(te[m]) for m in MODELS)
             + " | |",
-            f"| one-hot (top 50) + linear | {np.mean(onehot):.4g} ± "
-            f"{np.std(onehot):.2g} | | | |",
+            f"| one-hot (top 50) + linear | {mean_std(onehot)} | | | |",
             "",
         ]
     summary = [

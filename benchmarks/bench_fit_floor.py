@@ -30,11 +30,16 @@ import warnings
 from unittest import mock
 
 import torch
+from _pages import (
+    CosineDecay,
+    TableSGDAdamW,
+    table_and_splits,
+    table_arguments,
+    warm_up,
+)
 from _timing import machine, write
-from bench_quality import table_and_splits, table_arguments, warm_up
 
 from entembed import EntityEmbedder, _training
-from entembed._lightning_module import CosineDecay, TableSGDAdamW
 from entembed.datasets import DATASETS
 
 

@@ -40,13 +40,21 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
+from _pages import (
+    ID_LIKE_ROWS,
+    at_least,
+    downstream_models,
+    md_row,
+    mean_std,
+    model_inputs,
+    table_and_splits,
+    table_arguments,
+    warm_up,
+)
 from _timing import RESULTS, machine, write
-from bench_quality import _at_least, table_and_splits, table_arguments, warm_up
 from sklearn.base import clone
 
 from entembed import EntityEmbedder
-from entembed._compare import _models, _scaled
-from entembed._id_columns import ID_LIKE_ROWS
 from entembed.datasets import DATASETS
 
 RARE_ROWS = 30  # the frequent form: pair categories with fewer rows are one
@@ -126,13 +134,15 @@ def run_table(name: str, rows: int, n_splits: int) -> dict:
             train_x = embedder.fit_transform(X_train, y[train])
             seconds = time.perf_counter() - start
             test_x = embedder.transform(X_test)
-            train_x, test_x = _scaled(
+            train_x, test_x = model_inputs(
                 embedder, train_x, test_x, numeric_values, train, test
             )
             cell = cells.setdefault(form_name, {})
             cell.setdefault("fit seconds", []).append(seconds)
             for model_name in MODELS:
-                model = clone(_models(task, 0)[model_name]).fit(train_x, y[train])
+                model = clone(downstream_models(task, 0)[model_name]).fit(
+                    train_x, y[train]
+                )
                 cell.setdefault(model_name, []).append(
                     float(score(model, test_x, y[test]))
                 )
@@ -162,10 +172,6 @@ def _catboost(rows: int, splits: int) -> dict[str, list[float]]:
     }
 
 
-def _fmt(values: list[float]) -> str:
-    return f"{np.mean(values):.4g} ± {np.std(values):.2g}"
-
-
 def render(tables: list[dict], rows: int, splits: int) -> str:
     lines = [
         "# Interactions: crossed column pairs as categorical columns",
@@ -187,18 +193,18 @@ def render(tables: list[dict], rows: int, splits: int) -> str:
     header = ["table", *FORMS, "CatBoost"]
     catboost = _catboost(rows, splits)
     lines += [
-        "| " + " | ".join(header) + " |",
+        md_row(header),
         "|---" + "|---:" * (len(header) - 1) + "|",
     ]
     better = dict.fromkeys(list(FORMS)[1:], 0)
     worse = dict.fromkeys(list(FORMS)[1:], 0)
     for table in tables:
         base = table["cells"]["default"]["gradient boosting"]
-        row = [f"{table['name']} ({table['metric']})", _fmt(base)]
+        row = [f"{table['name']} ({table['metric']})", mean_std(base)]
         for form_name in list(FORMS)[1:]:
             scores = table["cells"][form_name]["gradient boosting"]
             n_pairs = int(np.median(table["pairs"][form_name]))
-            row.append(f"{_fmt(scores)} ({n_pairs} pairs)")
+            row.append(f"{mean_std(scores)} ({n_pairs} pairs)")
             # Beyond one std of the default's, either way.
             gap = np.mean(scores) - np.mean(base)
             if not table["higher_is_better"]:
@@ -207,8 +213,10 @@ def render(tables: list[dict], rows: int, splits: int) -> str:
                 better[form_name] += 1
             elif gap < -np.std(base):
                 worse[form_name] += 1
-        row.append(_fmt(catboost[table["name"]]) if table["name"] in catboost else "")
-        lines.append("| " + " | ".join(row) + " |")
+        row.append(
+            mean_std(catboost[table["name"]]) if table["name"] in catboost else ""
+        )
+        lines.append(md_row(row))
     lines.append("")
     for form_name in list(FORMS)[1:]:
         lines.append(
@@ -221,14 +229,14 @@ def render(tables: list[dict], rows: int, splits: int) -> str:
         for t in tables
         if (cb := catboost.get(t["name"]))
         and any(
-            _at_least(
+            at_least(
                 np.mean(t["cells"][f]["gradient boosting"]),
                 np.mean(cb),
                 t["higher_is_better"],
             )
             for f in list(FORMS)[1:]
         )
-        and not _at_least(
+        and not at_least(
             np.mean(t["cells"]["default"]["gradient boosting"]),
             np.mean(cb),
             t["higher_is_better"],
@@ -251,7 +259,7 @@ def render(tables: list[dict], rows: int, splits: int) -> str:
             cell = table["cells"][form_name]
             lines.append(
                 f"| {form_name} | "
-                + " | ".join(_fmt(cell[m]) for m in MODELS)
+                + " | ".join(mean_std(cell[m]) for m in MODELS)
                 + f" | {np.median(cell['fit seconds']):.1f} |"
             )
         lines.append("")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import time
 import warnings
@@ -78,7 +77,7 @@ def worker(method: str, n_categories: int, width: int, rows: int, repeat: int):
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
-    from _timing import rss_mb
+    from _timing import peak_rss_mb, rss_mb
 
     baseline = rss_mb()
     with torch.no_grad():
@@ -87,7 +86,7 @@ def worker(method: str, n_categories: int, width: int, rows: int, repeat: int):
     result = {
         "forward_rows_per_s": rows / forward_s,
         "step_rows_per_s": rows / step_s,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - baseline,
+        "peak_mb": peak_rss_mb() - baseline,
     }
     if method == "gather":
         source = torch.randn(rows, width)

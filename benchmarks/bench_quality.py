@@ -29,7 +29,6 @@ Run: ``python benchmarks/bench_quality.py [--rows N] [--splits S] [--datasets ..
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -40,16 +39,24 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 from _charts import best_cells
+from _pages import (
+    AUTO_FOLDS,
+    ID_LIKE_ROWS,
+    MEMORISING_ROWS,
+    at_least,
+    better,
+    default_encoders,
+    downstream_models,
+    md_row,
+    model_inputs,
+    plus_minus,
+    table_and_splits,
+    table_arguments,
+)
 from _timing import RESULTS, machine, write
 from sklearn.base import clone
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
 from entembed import EntityEmbedder, EntityEmbeddingClassifier, EntityEmbeddingRegressor
-from entembed._columns import is_categorical_dtype
-from entembed._compare import _models, _scaled, _scorer, default_encoders
-from entembed._cross_fit import AUTO_FOLDS
-from entembed._id_columns import ID_LIKE_ROWS, MEMORISING_ROWS
-from entembed._target import infer_task
 from entembed.datasets import DATASETS, HELD_OUT_DATASETS, load_dataset
 
 DEFAULT = "entity embeddings (default)"
@@ -145,36 +152,6 @@ def _native_frame(X: pd.DataFrame, categorical: list[str], name: str) -> pd.Data
     return X
 
 
-def table_and_splits(name: str, rows: int, n_splits: int):
-    """One table, its task and scorer, its columns by kind, and the random
-    80/20 splits every page scores on (the same for every contender)."""
-    X, y = load_dataset(name, n_rows=rows, random_state=0)
-    y = np.asarray(y)
-    task = infer_task(y)
-    splitter = ShuffleSplit if task == "regression" else StratifiedShuffleSplit
-    splits = list(splitter(n_splits, test_size=0.2, random_state=0).split(X, y))
-    categorical = [c for c in X.columns if is_categorical_dtype(X[c].dtype)]
-    numeric = [c for c in X.columns if c not in categorical]
-    return X, y, task, _scorer(task), splits, categorical, numeric
-
-
-def table_arguments(description: str, datasets) -> argparse.ArgumentParser:
-    """The arguments of the pages on the quality tables: which tables, how many
-    rows, how many splits. The same defaults everywhere, so the pages score
-    the same splits and can be read against each other."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--datasets", nargs="+", default=list(datasets))
-    return parser
-
-
-def warm_up(name: str) -> None:
-    """A first small fit, outside any timing: imports and first calls."""
-    X, y, *_ = table_and_splits(name, 500, 1)
-    EntityEmbedder(cv=None, max_epochs=1).fit(X, y)
-
-
 def run_table(
     name: str, rows: int, n_splits: int, contenders: set[str] | None = None
 ) -> dict:
@@ -211,10 +188,10 @@ def run_table(
                     {"cv": fitted.cv_, "constant": fitted.constant_columns_}
                 )
             test_features = fitted.transform(inputs.iloc[test])
-            train_features, test_features = _scaled(
+            train_features, test_features = model_inputs(
                 fitted, train_features, test_features, numeric_values, train, test
             )
-            for model_name, model in _models(task, 0).items():
+            for model_name, model in downstream_models(task, 0).items():
                 start = time.perf_counter()
                 model = clone(model).fit(train_features, y[train])
                 seconds = encoder_seconds + time.perf_counter() - start
@@ -309,12 +286,9 @@ def _stats(cell: dict) -> tuple[float, float, float]:
     )
 
 
-def _better(a: float, b: float, higher: bool) -> bool:
-    return a > b if higher else a < b
-
-
-def _at_least(a: float, b: float, higher: bool) -> bool:
-    return a == b or _better(a, b, higher)
+def _cell_text(cell: dict) -> str:
+    mean, std, seconds = _stats(cell)
+    return f"{plus_minus(mean, std)} ({seconds:.1f} s)"
 
 
 def best_cell(table: dict, contender: str) -> tuple[str, float, float, float] | None:
@@ -343,7 +317,7 @@ def table_targets(table: dict) -> list[tuple[str, str, str]]:
         return _stats(cells[contender][model])[:2]
 
     def verdict(ours, theirs):
-        if _at_least(ours[0], theirs[0], higher):
+        if at_least(ours[0], theirs[0], higher):
             return "met"
         if abs(ours[0] - theirs[0]) < max(ours[1], theirs[1]):
             return "MISSED, within noise"
@@ -397,7 +371,7 @@ def moonshot(table: dict) -> tuple[bool, str] | None:
     ours = [best_cell(table, c) for c in OURS]
     best = max((c[1] for c in ours if c), key=lambda v: v if higher else -v)
     theirs = {p: best_cell(table, p)[1] for p in rivals}
-    met = all(_better(best, v, higher) for v in theirs.values())
+    met = all(better(best, v, higher) for v in theirs.values())
     shown = ", ".join(f"{p} {v:.4g}" for p, v in theirs.items())
     return met, f"{best:.4g} vs {shown}"
 
@@ -441,8 +415,8 @@ def cross_fitting_section(tables: list[dict]) -> list[str]:
             default = _stats(cells[DEFAULT][model])
             lines.append(
                 f"| {_label(t['name'])} | {', '.join(t['id_like']) or 'none'} | "
-                + " | ".join(f"{m:.4g} ± {sd:.2g}" for m, sd, _ in scores)
-                + f" | {default[0]:.4g} ± {default[1]:.2g} | {default_choice(t)} "
+                + " | ".join(plus_minus(m, sd) for m, sd, _ in scores)
+                + f" | {plus_minus(*default[:2])} | {default_choice(t)} "
                 "| |"
             )
             continue
@@ -452,21 +426,21 @@ def cross_fitting_section(tables: list[dict]) -> list[str]:
         if id_like:
             ratios.append(ratio)
         counts[id_like] += 1
-        wins[id_like] += _better(scores[1][0], scores[0][0], t["higher_is_better"])
+        wins[id_like] += better(scores[1][0], scores[0][0], t["higher_is_better"])
         default = _stats(cells[DEFAULT][model])
         if any(c["constant"] for c in t["default_choices"]):
             constant.append(
                 f"{t['name']} {scores[1][0]:.4g} -> {default[0]:.4g}"
                 + (
                     " (better)"
-                    if _better(default[0], scores[1][0], t["higher_is_better"])
+                    if better(default[0], scores[1][0], t["higher_is_better"])
                     else ""
                 )
             )
         lines.append(
             f"| {t['name']} | {', '.join(t['id_like']) or 'none'} | "
-            + " | ".join(f"{m:.4g} ± {sd:.2g}" for m, sd, _ in scores)
-            + f" | {default[0]:.4g} ± {default[1]:.2g} | {default_choice(t)} "
+            + " | ".join(plus_minus(m, sd) for m, sd, _ in scores)
+            + f" | {plus_minus(*default[:2])} | {default_choice(t)} "
             f"| {ratio:.1f}x |"
         )
     lines += [
@@ -546,9 +520,9 @@ def render(tables: list[dict], rows: int) -> str:
                 row.append("")
                 continue
             model, mean, std, seconds = found
-            text = f"{mean:.4g} ± {std:.2g} ({model}, {seconds:.1f} s)"
+            text = f"{plus_minus(mean, std)} ({model}, {seconds:.1f} s)"
             row.append(f"**{text}**" if mean == best_by_table[t["name"]] else text)
-        lines.append(f"| {contender} | " + " | ".join(row) + " |")
+        lines.append(md_row([contender, *row]))
 
     lines += ["", "## Targets, per table", ""]
     lines += [
@@ -575,7 +549,7 @@ def render(tables: list[dict], rows: int) -> str:
             if shot is None
             else f"{'yes' if shot[0] else 'no'} ({shot[1]})"
         )
-        lines.append(f"| {_label(t['name'])} | " + " | ".join(cells) + " |")
+        lines.append(md_row([_label(t["name"]), *cells]))
     lines.append("")
     for held, group in groups.items():
         if sizes[held]:
@@ -618,15 +592,10 @@ def render(tables: list[dict], rows: int) -> str:
                 if "itself" in cells
                 else [cells.get(m) for m in models]
             )
-            row = [
-                ""
-                if cell is None
-                else "{:.4g} ± {:.2g} ({:.1f} s)".format(*_stats(cell))
-                for cell in shown
-            ]
+            row = ["" if cell is None else _cell_text(cell) for cell in shown]
             row += [""] * (len(models) - len(row))
             label = contender if "itself" not in cells else f"{contender} (itself)"
-            lines.append(f"| {label} | " + " | ".join(row) + " |")
+            lines.append(md_row([label, *row]))
         lines.append("")
     return "\n".join(lines)
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import time
 
-from _timing import CARDINALITIES, string_table
+from _timing import CARDINALITIES, peak_rss_mb, string_table
 
 
 def worker(n_rows: int) -> dict:
@@ -46,7 +45,7 @@ def worker(n_rows: int) -> dict:
     return {
         "fit_s": fit_s,
         "transform_s": transform_s,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_rss_mb(),
     }
 
 

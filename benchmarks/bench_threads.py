@@ -9,7 +9,9 @@ loop in another process meanwhile, as a second job on the machine would.
 The settings run in turn, ``--repeat`` rounds; each figure is the median,
 with the range.
 
-Run: ``python benchmarks/bench_threads.py [--repeat R]``
+Raw results go to ``results/threads.json``; ``--render`` rewrites the page.
+
+Run: ``python benchmarks/bench_threads.py [--repeat R] [--render]``
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import subprocess
 import sys
 import time
 
-from _timing import machine, median, write
+from _pages import md_table
+from _timing import RESULTS, machine, median, write
 
 DATASETS = ("flights", "baseball")
 
@@ -62,15 +65,7 @@ def _run(threads: str, dataset: str, busy: bool) -> float:
 
 
 def render(results: dict, threads: list[str], repeat: int) -> str:
-    lines = [
-        "# Threads: fit time by torch's thread count",
-        "",
-        f"{__doc__.split(chr(10) + chr(10))[1].replace(chr(10), ' ')} "
-        f"{repeat} rounds, {os.cpu_count()} CPUs. {machine()}.",
-        "",
-        "| table | machine | " + " | ".join(f"n_threads={t}" for t in threads) + " |",
-        "|---|---|" + "---:|" * len(threads),
-    ]
+    rows = []
     for dataset in DATASETS:
         for load in ("quiet", "busy"):
             cells = []
@@ -79,29 +74,46 @@ def render(results: dict, threads: list[str], repeat: int) -> str:
                 cells.append(
                     f"{median(times):.2f} s ({min(times):.2f}-{max(times):.2f})"
                 )
-            lines.append(f"| {dataset} | {load} | " + " | ".join(cells) + " |")
+            rows.append([dataset, load, *cells])
+    header = ["table", "machine", *(f"n_threads={t}" for t in threads)]
+    lines = [
+        "# Threads: fit time by torch's thread count",
+        "",
+        f"{__doc__.split(chr(10) + chr(10))[1].replace(chr(10), ' ')} "
+        f"{repeat} rounds, {os.cpu_count()} CPUs. {results['machine']}.",
+        "",
+        *md_table(header, rows, "ll" + "r" * len(threads)),
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--render", action="store_true", help="rewrite the page")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         threads = None if args.worker[0] == "None" else int(args.worker[0])
         print(json.dumps(worker(threads, args.worker[1])))
         return
-    threads = [*map(str, range(1, (os.cpu_count() or 1) + 1)), "None"]
-    results: dict[str, list[float]] = {}
-    for _ in range(args.repeat):
-        for dataset in DATASETS:
-            for busy in (False, True):
-                for t in threads:
-                    key = f"{dataset} {'busy' if busy else 'quiet'} {t}"
-                    results.setdefault(key, []).append(_run(t, dataset, busy))
-                    print(key, f"{results[key][-1]:.2f} s", flush=True)
-    write("threads.md", render(results, threads, args.repeat))
+    raw = RESULTS / "threads.json"
+    if args.render:
+        stored = json.loads(raw.read_text())
+    else:
+        threads = [*map(str, range(1, (os.cpu_count() or 1) + 1)), "None"]
+        results: dict = {"machine": machine()}
+        for _ in range(args.repeat):
+            for dataset in DATASETS:
+                for busy in (False, True):
+                    for t in threads:
+                        key = f"{dataset} {'busy' if busy else 'quiet'} {t}"
+                        results.setdefault(key, []).append(_run(t, dataset, busy))
+                        print(key, f"{results[key][-1]:.2f} s", flush=True)
+        stored = {"threads": threads, "repeat": args.repeat, "results": results}
+        raw.write_text(json.dumps(stored, indent=1))
+    page = render(stored["results"], stored["threads"], stored["repeat"])
+    write("threads.md", page)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _pages import mean_std, plus_minus
 from _timing import RESULTS, machine, write
 
 from entembed.datasets import DATASETS, load_dataset
@@ -86,6 +87,13 @@ VARIANTS = {
 
 
 # ------------------------------------------------------------------ worker
+
+
+def _score(result: dict) -> str:
+    """A version's score cell: mean ± std over the splits."""
+    return plus_minus(result["score"], result["std"], 4)
+
+
 def worker(tables: str, splits: int, variants: list[str]) -> None:
     """Fit and score every table and split with the entembed on sys.path.
 
@@ -286,8 +294,7 @@ def render(before_rev: str, results: dict, imports: dict, rows: int, splits: int
             f"| {name} | {b['metric']} | {b['seconds']:.2f} "
             f"({b['range'][0]:.2f}-{b['range'][1]:.2f}) | {a['seconds']:.2f} "
             f"({a['range'][0]:.2f}-{a['range'][1]:.2f}) | {speedup:.2f}x | "
-            f"{b['epochs']:.0f} | {a['epochs']:.0f} | {b['score']:.4f} ± "
-            f"{b['std']:.4f} | {a['score']:.4f} ± {a['std']:.4f} |"
+            f"{b['epochs']:.0f} | {a['epochs']:.0f} | {_score(b)} | {_score(a)} |"
         )
     median_speedup = statistics.median(speedups)
     costs = [_default_cost(by_run, name) for name in DATASETS]
@@ -324,7 +331,7 @@ def render(before_rev: str, results: dict, imports: dict, rows: int, splits: int
         "|---|---|---:|---:|---:|",
         *[
             f"| {name} | {variant} | {v['seconds']:.2f} | {v['epochs']:.0f} | "
-            f"{v['score']:.4f} ± {v['std']:.4f} |"
+            f"{_score(v)} |"
             for name in DATASETS
             for variant in VARIANTS
             for v in [_summary(by_run[0]["after"], name, variant)]
@@ -389,14 +396,13 @@ def render_at_scale(before_rev: str, runs: list[dict], name: str, splits: int) -
                 f"| {label} | {v['features']} | {v['seconds']:.2f} "
                 f"({v['range'][0]:.2f}-{v['range'][1]:.2f}) | "
                 f"{first['seconds'] / v['seconds']:.2f}x | {v['epochs']:.0f} | "
-                f"{v['score']:.4f} ± {v['std']:.4f} |"
+                f"{_score(v)} |"
             )
         encoded = run["target_encoding"]
         seconds = statistics.median(encoded["seconds"])
         lines += [
             f"| target encoding | cross-fitted | {seconds:.2f} | | | "
-            f"{statistics.mean(encoded['scores']):.4f} ± "
-            f"{statistics.pstdev(encoded['scores']):.4f} |",
+            f"{mean_std(encoded['scores'], 4)} |",
             "",
         ]
     lines += [
@@ -495,9 +501,8 @@ def _default_section(results: dict, by_run: list[dict]) -> list[str]:
         lines.append(
             f"| {name} | {d['features']} | "
             f"{b['seconds']:.2f} | {a['seconds']:.2f} | {d['seconds']:.2f} | "
-            f"{_default_cost(by_run, name):.2f}x | {b['score']:.4f} ± "
-            f"{b['std']:.4f} | {a['score']:.4f} ± {a['std']:.4f} | "
-            f"{d['score']:.4f} ± {d['std']:.4f} |"
+            f"{_default_cost(by_run, name):.2f}x | {_score(b)} | {_score(a)} | "
+            f"{_score(d)} |"
         )
     return [*lines, ""]
 

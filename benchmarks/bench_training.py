@@ -36,11 +36,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import resource
 import time
 from importlib.metadata import version
 
-from _timing import rss_mb
+from _timing import peak_rss_mb, rss_mb
 
 CARDINALITIES = [7, 12, 31, 50, 300, 1000, 5000, 20000]
 CONTENDERS = [
@@ -101,8 +100,7 @@ def _pytorch_tabular(codes, target, dims, batch_size) -> dict:
         "rows": rows,
         "seconds": seconds,
         "rows_per_s": rows / seconds,
-        "peak_mb_over_data": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        - baseline,
+        "peak_mb_over_data": peak_rss_mb() - baseline,
     }
 
 
@@ -112,8 +110,9 @@ def worker(
     import torch
 
     torch.set_num_threads(1)
+    from _pages import train
+
     from entembed import EntityEmbeddingModule, TensorDataModule, auto_embedding_dim
-    from entembed._training import train
 
     if contender == "one-hot baseline":
         rows = onehot_rows
@@ -187,7 +186,7 @@ def worker(
     if gpu:
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss_mb()
     return {
         "rows": rows,
         "seconds": seconds,
