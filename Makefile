@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 # collapse when any other process is busy.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-fast lint bench gpu-check clean
+.PHONY: demo test test-fast lint docs docs-check bench gpu-check clean
 
 # The test stack: everything the suite and CI's checks need.
 $(BIN)/.installed: pyproject.toml
@@ -34,6 +34,20 @@ $(BIN)/.installed-demo: pyproject.toml
 
 demo: $(BIN)/.installed-demo
 	$(BIN)/entembed demo --out-dir demo-output
+
+# The manual: Sphinx with warnings as errors (broken internal links included);
+# the gallery runs its examples. docs-check opens pages in headless Chromium.
+$(BIN)/.installed-docs: pyproject.toml $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
+docs: $(BIN)/.installed-docs
+	rm -rf docs/_build docs/generated docs/auto_examples docs/benchmarks
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# After make docs: the built site's links, and three pages in headless Chromium.
+docs-check: $(BIN)/.installed
+	$(BIN)/python docs/check_site.py docs/_build/html
 
 # Everything: lint, types, and every test (what CI runs).
 test: lint $(BIN)/.installed
@@ -75,4 +89,5 @@ bench: $(BIN)/.installed $(BENCH)/.installed
 	cd benchmarks && ../$(BENCH)/python bench_time_to_quality.py --at-scale
 
 clean:
-	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache .hypothesis docs/_build \
+		docs/generated docs/auto_examples docs/benchmarks

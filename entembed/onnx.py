@@ -117,6 +117,17 @@ def initial_types(model) -> list[tuple[str, object]]:
     -------
     list of (str, skl2onnx type)
         One ``(column, type)`` per column the model reads, shape ``(None, 1)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from entembed import EntityEmbedder
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
+    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
+    >>> from entembed.onnx import initial_types
+    >>> [name for name, _ in initial_types(embedder)]
+    ['city']
     """
     model = _estimator(model)
     types = []
@@ -148,6 +159,22 @@ def to_onnx(model, *, target_opset=None, options=None):
     -------
     onnx.ModelProto
         Inputs as :func:`initial_types` gives them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from entembed import EntityEmbedder
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
+    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> from entembed.onnx import input_feed, to_onnx
+    >>> graph = to_onnx(embedder)
+    >>> session = onnxruntime.InferenceSession(graph.SerializeToString())
+    >>> served = session.run(None, input_feed(graph, X))[0]
+    >>> bool(np.allclose(served, embedder.transform(X), atol=1e-6))
+    True
     """
     return _skl2onnx_to_onnx(
         model,
@@ -183,6 +210,18 @@ def input_feed(onnx_model, X: pd.DataFrame) -> dict[str, np.ndarray]:
     dict of str to ndarray
         One ``(N, 1)`` array per input; in string inputs, missing values are
         ``""``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from entembed import EntityEmbedder
+    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
+    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
+    >>> from entembed.onnx import input_feed, to_onnx
+    >>> feed = input_feed(to_onnx(embedder), X.head(2))
+    >>> {name: values.ravel().tolist() for name, values in feed.items()}
+    {'city': ['Oslo', 'Lima']}
     """
     feed = {}
     for graph_input in onnx_model.graph.input:

@@ -1,4 +1,6 @@
-"""EntityEmbedder inside a ColumnTransformer, its width tuned by GridSearchCV.
+"""
+EntityEmbedder inside a ColumnTransformer, its width tuned by GridSearchCV
+==========================================================================
 
 The embedder takes the categorical columns; numeric columns are scaled beside
 it; a linear model sits on top. The grid search clones the embedder for every

@@ -1,4 +1,6 @@
-"""Training on a GPU, serving on any CPU.
+"""
+Training on a GPU, serving on any CPU
+=====================================
 
 With accelerator="gpu" Lightning trains on the first CUDA device; the fitted
 embedder keeps numpy arrays, so it pickles and transforms on a machine without

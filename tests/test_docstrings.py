@@ -63,3 +63,23 @@ def test_public_docstring(name):
         f"{code}: {message}" for code, message in result["errors"] if code in CHECKS
     ]
     assert not errors, "\n".join(errors)
+
+
+def test_every_public_object_shows_an_example():
+    import entembed.datasets
+    import entembed.onnx
+
+    public = [(entembed, n) for n in entembed.__all__ if not n.isupper()]
+    public += [(entembed.onnx, n) for n in entembed.onnx.__all__]
+    public += [
+        (entembed.datasets, n)
+        for n in entembed.datasets.__all__
+        if n.startswith(("load", "make"))
+    ]
+    missing = [
+        f"{module.__name__}.{name}"
+        for module, name in public
+        if name != "__version__"
+        and "Examples\n--------" not in (inspect.getdoc(getattr(module, name)) or "")
+    ]
+    assert not missing, f"no Examples section (a doctest): {missing}"

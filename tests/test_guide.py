@@ -1,4 +1,5 @@
-"""The README's examples marked as runnable run, in order, as written."""
+"""The user guide's examples marked as runnable run, in order, as written
+(``docs/user_guide/serving.md``)."""
 
 import re
 import shlex
@@ -9,24 +10,24 @@ import pytest
 from entembed._cli import main
 from entembed.datasets import load_baseball_salaries
 
-README = Path(__file__).parent.parent / "README.md"
-MARK = "<!-- runs in tests/test_readme.py -->\n```"
+GUIDE = Path(__file__).parent.parent / "docs" / "user_guide" / "serving.md"
+MARK = "<!-- runs in tests/test_guide.py -->\n```"
 
 
 def _blocks(language: str) -> list[str]:
     pattern = re.escape(MARK) + language + r"\n(.*?)```"
-    return re.findall(pattern, README.read_text(), re.S)
+    return re.findall(pattern, GUIDE.read_text(), re.S)
 
 
 @pytest.mark.slow
-def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
+def test_guide_python_examples_run(tmp_path, monkeypatch, capsys):
     pytest.importorskip("onnxruntime", reason="the ONNX example needs the onnx extra")
     monkeypatch.chdir(tmp_path)
     blocks = _blocks("python")
     assert len(blocks) == 4
     namespace: dict = {}
     for code in blocks:
-        exec(compile(code, str(README), "exec"), namespace)
+        exec(compile(code, str(GUIDE), "exec"), namespace)
     assert re.search(r"epoch 0: \d\.\d{4}", capsys.readouterr().out)
     assert list(tmp_path.glob("logs/lightning_logs/version_*/metrics.csv"))
     assert namespace["model"].history_["epoch"].iloc[-1] > 5  # it continued
@@ -35,7 +36,7 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_readme_command_line_example_runs(tmp_path, monkeypatch, capsys):
+def test_guide_command_line_example_runs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("onnxruntime", reason="the example exports ONNX")
     monkeypatch.chdir(tmp_path)
     X, y = load_baseball_salaries(n_rows=1_000)
