@@ -2,8 +2,8 @@
 
 Importing this module registers a converter for each of entembed's estimators,
 so that ``skl2onnx.to_onnx`` converts them alone or inside a ``Pipeline`` (with
-``HistGradientBoostingRegressor``, say). Needs the ``onnx`` extra:
-``pip install "entembed[onnx]"``.
+``HistGradientBoostingRegressor``, say, whose skl2onnx converter it mends where
+it fails). Needs the ``onnx`` extra: ``pip install "entembed[onnx]"``.
 
 The graph takes one input per column, named as the column, shape ``(N, 1)``:
 
@@ -569,3 +569,94 @@ update_registered_converter(
     _convert_classifier,
     options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
 )
+
+
+# ------------------------------------------- scikit-learn's boosted trees
+# skl2onnx 1.20 builds HistGradientBoosting's tree attributes from the trees'
+# own arrays: a list of node flags mixes numpy integers (branches) with Python
+# booleans (leaves), which onnx refuses ("Expected an int, got a boolean"), so
+# it cannot convert any HistGradientBoosting model of scikit-learn 1.9. Where
+# that is so, its converter is kept but given a container that hands onnx
+# plain Python numbers; where skl2onnx converts such a model by itself (a later
+# release), its converter stays registered as it is.
+
+
+def _plain(value):
+    """An attribute value with numpy scalars and booleans in a list as Python
+    numbers (a bool as 0 or 1), so that onnx reads one type."""
+    if isinstance(value, (list, tuple)):
+        return [
+            int(v)
+            if isinstance(v, (bool, np.bool_, np.integer))
+            else float(v)
+            if isinstance(v, np.floating)
+            else v
+            for v in value
+        ]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class _PlainAttributes:
+    """A conversion container whose nodes get :func:`_plain` attributes."""
+
+    def __init__(self, container) -> None:
+        self._container = container
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+    def add_node(self, *args, **attributes):
+        plain = {name: _plain(value) for name, value in attributes.items()}
+        return self._container.add_node(*args, **plain)
+
+
+def native_hist_gradient_boosting_works() -> bool:
+    """Whether skl2onnx's registered converter turns a HistGradientBoosting
+    model (of a few rows) into ONNX by itself."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    model = HistGradientBoostingRegressor(max_iter=2, min_samples_leaf=2)
+    try:
+        _skl2onnx_to_onnx(model.fit(X, X[:, 0]), X[:1])
+    except ValueError:
+        return False
+    return True
+
+
+def _with_plain_attributes(native):
+    """skl2onnx's converter ``native``, run on a :class:`_PlainAttributes`
+    container."""
+
+    def convert(scope, operator, container) -> None:
+        native(scope, operator, _PlainAttributes(container))
+
+    return convert
+
+
+def register_hist_gradient_boosting(*, force: bool = False) -> bool:
+    """Register skl2onnx's HistGradientBoosting converters on plain attributes
+    where skl2onnx's own fail (``force``: whatever they do); whether it did."""
+    if not force and native_hist_gradient_boosting_works():
+        return False
+    from skl2onnx.common._registration import get_converter, get_shape_calculator
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
+
+    for model in (HistGradientBoostingRegressor, HistGradientBoostingClassifier):
+        alias = f"Sklearn{model.__name__}"
+        native = get_converter(alias)
+        native_fct = getattr(native, "_fct", native)
+        update_registered_converter(
+            model,
+            alias,
+            get_shape_calculator(alias),
+            _with_plain_attributes(native_fct),
+            options=native.get_allowed_options(),
+        )
+    return True
+
+
+register_hist_gradient_boosting()

@@ -125,22 +125,56 @@ def test_pipeline_converts_whole_from_a_dataframe_sample(salaries):
     np.testing.assert_allclose(again.ravel(), pipeline.predict(test), atol=1e-4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="skl2onnx 1.20's HistGradientBoosting converter fails on scikit-learn "
-    "1.9's trees (boolean node attributes), with or without entembed",
-)
-def test_pipeline_with_hist_gradient_boosting(salaries):
-    from sklearn.ensemble import HistGradientBoostingRegressor
+@pytest.mark.parametrize("classes", [None, 2, 3], ids=["regressor", "binary", "3"])
+def test_pipeline_with_hist_gradient_boosting(salaries, classes):
+    # The README's first pipeline. skl2onnx 1.20's own converter cannot
+    # convert scikit-learn 1.9's trees; entembed.onnx registers one that can.
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
     from sklearn.pipeline import make_pipeline
 
     X, y, test = salaries
-    pipeline = make_pipeline(
-        EntityEmbedder(**SETTINGS), HistGradientBoostingRegressor(max_iter=10)
-    ).fit(X, y)
-    (predictions,) = _run(entembed_onnx.to_onnx(pipeline), test)
-    np.testing.assert_allclose(predictions.ravel(), pipeline.predict(test), atol=1e-4)
+    if classes is None:
+        booster = HistGradientBoostingRegressor(max_iter=20)
+    else:
+        y = pd.qcut(y, classes, labels=False)
+        booster = HistGradientBoostingClassifier(max_iter=20)
+    pipeline = make_pipeline(EntityEmbedder(**SETTINGS), booster).fit(X, y)
+    options = None if classes is None else {"zipmap": False}
+    outputs = _run(entembed_onnx.to_onnx(pipeline, options=options), test)
+    if classes is None:
+        np.testing.assert_allclose(
+            outputs[0].ravel(), pipeline.predict(test), rtol=0, atol=1e-4
+        )
+    else:
+        np.testing.assert_allclose(
+            outputs[1], pipeline.predict_proba(test), rtol=0, atol=1e-5
+        )
+        assert outputs[0].tolist() == pipeline.predict(test).tolist()
+
+
+def test_hist_gradient_boosting_converter_steps_aside_where_skl2onnx_s_works(
+    monkeypatch,
+):
+    from skl2onnx.common._registration import get_converter
+
+    from entembed.onnx import _plain, register_hist_gradient_boosting
+
+    # The attributes skl2onnx builds: numpy flags of branches, booleans of leaves.
+    assert _plain([np.uint8(1), False, np.uint32(7)]) == [1, 0, 7]
+    assert _plain(np.float32(0.5)) == 0.5
+    registered = get_converter("SklearnHistGradientBoostingRegressor")
+    monkeypatch.setattr(
+        entembed_onnx, "native_hist_gradient_boosting_works", lambda: True
+    )
+    assert register_hist_gradient_boosting() is False  # skl2onnx's stays
+    assert get_converter("SklearnHistGradientBoostingRegressor") is registered
+    monkeypatch.setattr(
+        entembed_onnx, "native_hist_gradient_boosting_works", lambda: False
+    )
+    assert register_hist_gradient_boosting() is True
 
 
 def test_integer_categories_read_doubles_with_nan_as_missing():
