@@ -71,7 +71,7 @@ $(BENCH)/.installed: pyproject.toml benchmarks/requirements-peers.txt
 	$(PYTHON) -m venv .venv-bench
 	$(BENCH)/python -m pip install --quiet --upgrade pip
 	$(BENCH)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BENCH)/python -m pip install --quiet -r benchmarks/requirements-peers.txt -e ".[plots,datasets]"
+	$(BENCH)/python -m pip install --quiet -r benchmarks/requirements-peers.txt -e ".[plots,datasets,onnx]"
 	touch $@
 
 # On a machine with a CUDA device: the GPU tests, the GPU example and the
@@ -84,7 +84,7 @@ bench: $(BIN)/.installed $(BENCH)/.installed
 	cd benchmarks && ../$(BIN)/python bench_vocabulary.py
 	cd benchmarks && ../$(BIN)/python bench_transform.py
 	cd benchmarks && for script in lookup transform training quality ablation interactions \
-		time_to_quality fit_floor scaling threads; do \
+		time_to_quality fit_floor scaling threads serving; do \
 		../$(BENCH)/python bench_$$script.py || exit 1; done
 	cd benchmarks && ../$(BENCH)/python bench_time_to_quality.py --at-scale
 

@@ -36,10 +36,8 @@ def transform_dask(estimator, data):
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from entembed import EntityEmbedder
-    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
-    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> from entembed import EntityEmbedder, datasets
+    >>> X, y, _ = datasets.make_synthetic(120, (3,), random_state=0)
     >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
     >>> import dask.dataframe as dd
     >>> from entembed import transform_dask
@@ -92,16 +90,15 @@ def write_features(estimator, data, path, *, overwrite: bool = False) -> Path:
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from entembed import EntityEmbedder
-    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
-    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
-    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
-    >>> import pathlib, tempfile
     >>> import dask.dataframe as dd
     >>> from entembed import write_features
+    >>> from entembed import EntityEmbedder, datasets
+    >>> X, y, _ = datasets.make_synthetic(120, (3,), random_state=0)
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
+    >>> import pathlib, tempfile
     >>> folder = pathlib.Path(tempfile.mkdtemp()) / "features"
     >>> written = write_features(embedder, dd.from_pandas(X, npartitions=2), folder)
+    >>> import pandas as pd
     >>> len(pd.read_parquet(written))
     120
     """

@@ -363,13 +363,11 @@ def load(path):
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from entembed import EntityEmbedder
-    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
-    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
-    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
     >>> import pathlib, tempfile
     >>> import entembed
+    >>> from entembed import EntityEmbedder, datasets
+    >>> X, y, _ = datasets.make_synthetic(120, (3,), random_state=0)
+    >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.npz"
     >>> embedder.save(path)
     >>> loaded = entembed.load(path)

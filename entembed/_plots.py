@@ -31,13 +31,11 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from entembed import EntityEmbedder
-    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
-    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> from entembed import EntityEmbedder, datasets
+    >>> X, y, _ = datasets.make_synthetic(120, (3,), random_state=0)
     >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
     >>> from entembed import embedding_map
-    >>> ax = embedding_map(embedder, "city")
+    >>> ax = embedding_map(embedder, "c0")
     >>> len(ax.texts)  # one label per category
     3
     """

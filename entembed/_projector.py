@@ -69,16 +69,14 @@ def export_projector(model, directory, *, overwrite: bool = False) -> Path:
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from entembed import EntityEmbedder
-    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
-    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> from entembed import export_projector
+    >>> from entembed import EntityEmbedder, datasets
+    >>> X, y, _ = datasets.make_synthetic(120, (3,), random_state=0)
     >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
     >>> import pathlib, tempfile
-    >>> from entembed import export_projector
     >>> folder = export_projector(embedder, pathlib.Path(tempfile.mkdtemp()) / "p")
     >>> sorted(p.name for p in folder.iterdir())
-    ['.entembed', 'city', 'projector_config.pbtxt']
+    ['.entembed', 'c0', 'projector_config.pbtxt']
     """
     check_is_fitted(model)
     entries = []

@@ -120,14 +120,12 @@ def initial_types(model) -> list[tuple[str, object]]:
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from entembed import EntityEmbedder
-    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
-    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> from entembed import EntityEmbedder, datasets
+    >>> X, y, _ = datasets.make_synthetic(120, (3,), random_state=0)
     >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
     >>> from entembed.onnx import initial_types
     >>> [name for name, _ in initial_types(embedder)]
-    ['city']
+    ['c0']
     """
     model = _estimator(model)
     types = []
@@ -150,7 +148,8 @@ def to_onnx(model, *, target_opset=None, options=None):
         An entembed estimator, or a ``Pipeline`` whose first step is one and
         whose other steps skl2onnx converts.
     target_opset : int, dict or None, default=None
-        As in ``skl2onnx.to_onnx``.
+        As in ``skl2onnx.to_onnx``; None: the latest opset skl2onnx tested,
+        and version 3 of ``ai.onnx.ml``.
     options : dict or None, default=None
         As in ``skl2onnx.to_onnx`` (e.g. ``{"zipmap": False}`` for a
         classifier's probabilities as one tensor).
@@ -162,10 +161,8 @@ def to_onnx(model, *, target_opset=None, options=None):
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from entembed import EntityEmbedder
-    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
-    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> from entembed import EntityEmbedder, datasets
+    >>> X, y, _ = datasets.make_synthetic(120, (3,), random_state=0)
     >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
     >>> import numpy as np
     >>> import onnxruntime
@@ -176,6 +173,12 @@ def to_onnx(model, *, target_opset=None, options=None):
     >>> bool(np.allclose(served, embedder.transform(X), atol=1e-6))
     True
     """
+    if target_opset is None:
+        # onnxmltools' tree converters would write ai.onnx.ml's version 5,
+        # which skl2onnx does not take yet; every converter here writes 3.
+        from skl2onnx import get_latest_tested_opset_version
+
+        target_opset = {"": get_latest_tested_opset_version(), _ML: 3}
     return _skl2onnx_to_onnx(
         model,
         initial_types=initial_types(model),
@@ -213,15 +216,13 @@ def input_feed(onnx_model, X: pd.DataFrame) -> dict[str, np.ndarray]:
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from entembed import EntityEmbedder
-    >>> X = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 40})
-    >>> y = X["city"].map({"Oslo": 0.0, "Lima": 1.0, "Pune": 2.0})
+    >>> from entembed import EntityEmbedder, datasets
+    >>> X, y, _ = datasets.make_synthetic(120, (3,), random_state=0)
     >>> embedder = EntityEmbedder(max_epochs=2, random_state=0).fit(X, y)
     >>> from entembed.onnx import input_feed, to_onnx
     >>> feed = input_feed(to_onnx(embedder), X.head(2))
     >>> {name: values.ravel().tolist() for name, values in feed.items()}
-    {'city': ['Oslo', 'Lima']}
+    {'c0': ['c0_1', 'c0_1']}
     """
     feed = {}
     for graph_input in onnx_model.graph.input:
@@ -660,3 +661,52 @@ def register_hist_gradient_boosting(*, force: bool = False) -> bool:
 
 
 register_hist_gradient_boosting()
+
+
+# ----------------------------------------------------- LightGBM and XGBoost
+def register_boosters() -> list[str]:
+    """Register onnxmltools' LightGBM and XGBoost converters with skl2onnx, for
+    the scikit-learn estimators of whichever of the two is installed, so that
+    a pipeline ending in one converts; the names of those registered.
+    Needs onnxmltools (``pip install "entembed[onnx-boosters]"``); without it,
+    none."""
+    try:
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import (
+            convert_lightgbm,
+        )
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import (
+            convert_xgboost,
+        )
+    except ImportError:
+        return []
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    registered = []
+    for module, prefix, convert, names in (
+        ("lightgbm", "LightGbm", convert_lightgbm, ("LGBMRegressor", "LGBMClassifier")),
+        ("xgboost", "XGBoost", convert_xgboost, ("XGBRegressor", "XGBClassifier")),
+    ):
+        try:
+            library = __import__(module)
+        except ImportError:
+            continue
+        for name in names:
+            classifier = name.endswith("Classifier")
+            update_registered_converter(
+                getattr(library, name),
+                f"{prefix}{name}",
+                calculate_linear_classifier_output_shapes
+                if classifier
+                else calculate_linear_regressor_output_shapes,
+                convert,
+                options=classifier_options if classifier else {"split": None},
+            )
+            registered.append(name)
+    return registered
+
+
+register_boosters()

@@ -141,7 +141,10 @@ def test_pipeline_with_hist_gradient_boosting(salaries, classes):
     else:
         y = pd.qcut(y, classes, labels=False)
         booster = HistGradientBoostingClassifier(max_iter=20)
-    pipeline = make_pipeline(EntityEmbedder(**SETTINGS), booster).fit(X, y)
+    # min_frequency: rare players share the unknown code, as unseen ones do.
+    embedder = EntityEmbedder(**SETTINGS, min_frequency=3)
+    pipeline = make_pipeline(embedder, booster).fit(X, y)
+    assert embedder.vocabulary_.infrequent_categories_[0].size
     options = None if classes is None else {"zipmap": False}
     outputs = _run(entembed_onnx.to_onnx(pipeline, options=options), test)
     if classes is None:
@@ -203,3 +206,44 @@ def test_errors_name_the_column_and_the_fix(salaries):
         entembed_onnx.to_onnx(model)
     with pytest.raises(TypeError, match="initial_types reads a fitted entembed"):
         entembed_onnx.initial_types(object())
+
+
+@pytest.mark.parametrize(
+    ("library", "name"),
+    [
+        ("lightgbm", "LGBMRegressor"),
+        ("lightgbm", "LGBMClassifier"),
+        ("xgboost", "XGBRegressor"),
+        ("xgboost", "XGBClassifier"),
+    ],
+)
+def test_pipeline_with_lightgbm_or_xgboost(salaries, library, name):
+    pytest.importorskip(
+        "onnxmltools", reason='LightGBM and XGBoost need "entembed[onnx-boosters]"'
+    )
+    booster = getattr(
+        pytest.importorskip(library, reason=f"{library} is not installed"), name
+    )
+    from sklearn.pipeline import make_pipeline
+
+    assert name in entembed_onnx.register_boosters()
+    X, y, test = salaries
+    classifier = name.endswith("Classifier")
+    if classifier:
+        y = (y > np.median(y)).astype(int)
+    settings = {"verbose": -1} if library == "lightgbm" else {}
+    pipeline = make_pipeline(
+        EntityEmbedder(**SETTINGS, min_frequency=3),
+        booster(n_estimators=30, **settings),
+    ).fit(X, y)
+    options = {"zipmap": False} if classifier else None
+    outputs = _run(entembed_onnx.to_onnx(pipeline, options=options), test)
+    if classifier:
+        np.testing.assert_allclose(
+            outputs[1], pipeline.predict_proba(test), rtol=0, atol=1e-5
+        )
+        assert outputs[0].tolist() == pipeline.predict(test).tolist()
+    else:
+        np.testing.assert_allclose(
+            outputs[0].ravel(), pipeline.predict(test), rtol=0, atol=1e-4
+        )
