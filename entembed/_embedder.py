@@ -47,6 +47,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Per-epoch ``train_loss`` and ``val_loss`` (and the task metric).
     categorical_columns_, numeric_columns_ : list of str
         The columns embedded and fed as numbers.
+    passthrough_columns_ : list of str
+        The columns :meth:`transform` passes on after the vectors
+        (``remainder="passthrough"``: those holding numbers or booleans).
     task_ : str
         The task trained.
     cv_ : int or None
