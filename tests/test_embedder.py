@@ -156,7 +156,8 @@ def test_embedder_numpy_input_embeds_every_column():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 5, size=(200, 2))
     y = X[:, 0] * 1.0
-    embedder = EntityEmbedder(embedding_dims=2, **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match=r"X has no column names"):
+        embedder = EntityEmbedder(embedding_dims=2, **FAST).fit(X, y)
     assert embedder.categorical_columns_ == ["x0", "x1"]
     assert embedder.transform(X).shape == (200, 4)
     assert not hasattr(embedder, "feature_names_in_")

@@ -184,7 +184,9 @@ def test_integer_categories_read_doubles_with_nan_as_missing():
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"store": rng.integers(0, 30, 400).astype(float)})
     y = X["store"].to_numpy() % 3 + rng.normal(0, 0.1, 400)
-    embedder = EntityEmbedder(hidden_units=(8,), max_epochs=2, random_state=0).fit(X, y)
+    embedder = EntityEmbedder(
+        categorical_columns=["store"], hidden_units=(8,), max_epochs=2, random_state=0
+    ).fit(X, y)
     test = pd.DataFrame({"store": [3.0, np.nan, 99.0, 0.0]})
     (features,) = _run(entembed_onnx.to_onnx(embedder), test)
     np.testing.assert_array_equal(features, embedder.transform(test))
