@@ -21,6 +21,7 @@ import pandas as pd
 
 from ._cli_parser import build_parser
 from ._files import atomic_file, atomic_path
+from ._fitted_tables import embedding_feature_names
 from ._table_files import (
     CommandError,
     check_output,
@@ -161,12 +162,18 @@ def cmd_fit(args) -> None:
         embedder = _embedder(args, params)
     X, y = split_target(read_table(args.data), args.target, args.data)
     _check_storable(X)
-    started = time.perf_counter()
-    embedder.fit(X, y)
-    seconds = time.perf_counter() - started
-    embedder.save(args.out)
-    lines = fit_summary(embedder, seconds, args.out)
+    lines = fit_and_save(embedder, X, y, args.out)
     print(lines[0] if args.quiet else "\n".join(lines))
+
+
+def fit_and_save(model, X, y, out) -> list[str]:
+    """Fit ``model``, save it to ``out``, and say what the fit did
+    (:func:`fit_summary`)."""
+    started = time.perf_counter()
+    model.fit(X, y)
+    seconds = time.perf_counter() - started
+    model.save(out)
+    return fit_summary(model, seconds, out)
 
 
 def fit_summary(model, seconds: float, out) -> list[str]:
@@ -180,10 +187,10 @@ def fit_summary(model, seconds: float, out) -> list[str]:
         loss = f"best val_loss {best['val_loss']:.4g} at epoch {int(best['epoch'])}"
     else:
         loss = f"last train_loss {history['train_loss'].iloc[-1]:.4g}"
-    folds = getattr(model, "cv_", None)
-    how = [f"cross-fitted in {folds} folds" if folds else "in-sample features"]
-    if "cv_" not in vars(model):  # a predictor: no features to cross-fit
-        how = []
+    how = []
+    if hasattr(model, "cv_"):  # an embedder (a predictor serves no features)
+        folds = model.cv_
+        how.append(f"cross-fitted in {folds} folds" if folds else "in-sample features")
     if model.constant_columns_:
         how.append(f"constant: {', '.join(model.constant_columns_)}")
     passed = getattr(model, "passthrough_columns_", [])
@@ -219,7 +226,7 @@ def cmd_transform(args) -> None:
         features = rejoined(
             data,
             features,
-            model.categorical_columns_,
+            model.embedding_dims_,
             getattr(model, "passthrough_columns_", []),
         )
     write_table(features, args.out)
@@ -231,21 +238,19 @@ def cmd_transform(args) -> None:
 
 
 def rejoined(
-    data: pd.DataFrame, features: pd.DataFrame, embedded, passed
+    data: pd.DataFrame, features: pd.DataFrame, widths: dict[str, int], passed
 ) -> pd.DataFrame:
-    """``data`` with each embedded column replaced, in place, by its vectors
-    (``<column>_emb<k>``); every other column kept as it was (ids, targets,
-    dates; ``passed``, the columns the model passes through, too), and what
-    else the model serves (a prediction) at the end."""
+    """``data`` with each embedded column (``widths``: its vectors' width)
+    replaced, in place, by its vectors (``<column>_emb<k>``); every other
+    column kept as it was (ids, targets, dates; ``passed``, the columns the
+    model passes through, too), and what else the model serves (a prediction)
+    at the end."""
     features = features.set_axis(data.index, axis=0)
     names = list(features.columns)
     blocks, used = [], set()
     for column in data.columns:
-        if column in embedded:
-            prefix = f"{column}_emb"
-            own = [
-                n for n in names if n.startswith(prefix) and n[len(prefix) :].isdigit()
-            ]
+        if column in widths:
+            own = embedding_feature_names(column, widths[column])
             blocks.append(features[own])
             used.update(own)
         else:
@@ -414,11 +419,7 @@ def cmd_demo(args) -> None:
         f.write(text)
     say("2. An embedder fitted on every row, for its maps and its model file:")
     embedder = _embedder(args)
-    started = time.perf_counter()
-    embedder.fit(X, y)
-    embedder.save(out / "baseball.npz")
-    lines = fit_summary(embedder, time.perf_counter() - started, out / "baseball.npz")
-    say("\n".join(lines))
+    say("\n".join(fit_and_save(embedder, X, y, out / "baseball.npz")))
     maps = []
     for column in ("teamID", "birthState"):
         maps.append(out / f"map_{column}.png")

@@ -27,6 +27,7 @@ from ._id_columns import (
     memorising_columns,
 )
 from ._numpy_network import NumpyNetwork
+from ._vocabulary import N_RESERVED_CODES
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def fit_embedder(
                 for j in constant:
                     embeddings[:, starts[j] : starts[j + 1]] = tables[j][0]
             network = replace(network, tables=tables)
-    served = embeddings if folds is not None and not append_prediction else None
+    served = embeddings if fold_mean else None  # the out-of-fold vectors served
     factors = _scales(network, encoded, served, feature_scale)
     if feature_scale is not None:
         network = network.scaled(factors)
@@ -140,7 +141,7 @@ def _auto_cv_story(encoded: EncodedTable, id_like, memorising) -> str:
     """What ``cv="auto"`` decided, and which columns made it decide."""
     names = encoded.config.table_names
     per_category = len(encoded.codes) / np.maximum(
-        np.array(encoded.config.cardinalities) - 2, 1
+        np.array(encoded.config.cardinalities) - N_RESERVED_CODES, 1
     )
 
     def named(columns):

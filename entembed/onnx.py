@@ -649,12 +649,11 @@ def register_hist_gradient_boosting(*, force: bool = False) -> bool:
     for model in (HistGradientBoostingRegressor, HistGradientBoostingClassifier):
         alias = f"Sklearn{model.__name__}"
         native = get_converter(alias)
-        native_fct = getattr(native, "_fct", native)
         update_registered_converter(
             model,
             alias,
             get_shape_calculator(alias),
-            _with_plain_attributes(native_fct),
+            _with_plain_attributes(native),
             options=native.get_allowed_options(),
         )
     return True
