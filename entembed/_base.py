@@ -40,6 +40,14 @@ from ._transfer import (
 from ._vocabulary import CategoryVocabulary
 
 
+def streams(X) -> bool:
+    """Whether a fit on ``X`` reads it piece by piece: a Dask DataFrame, or
+    the command line's Parquet rows."""
+    from ._streaming import RowSource, is_dask_collection
+
+    return isinstance(X, RowSource) or is_dask_collection(X)
+
+
 def with_params(estimator, params: dict):
     """``estimator`` with ``params`` set and every parameter checked as ``fit``
     checks them: an unknown name or a bad value is refused before any data is
@@ -388,6 +396,41 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             encoded.sample_weight,
             encoded.start,
         )
+        return network, history, []
+
+    def _fit_streamed(self, X, y, sample_weight):
+        """Fit on a table read piece by piece (a Dask DataFrame, or the
+        command line's Parquet rows); set the fitted state; return the
+        :class:`~entembed._streamed_fit.StreamedFit`."""
+        from ._streamed_fit import begin
+
+        fit = begin(self, X, y, sample_weight)
+        self._check_stream(fit)
+        network, history, constant = self._train_streamed(fit)
+        table = fit.table
+        self._set_fitted(
+            vocabulary=table.vocabulary,
+            network=network,
+            task=table.task,
+            categorical_columns=table.categorical,
+            numeric_columns=table.numeric,
+            embedding_dims=fit.embedding_dims,
+            history=pd.DataFrame(history),
+            columns=table.columns,
+            has_names=True,
+            classes=table.classes,
+        )
+        self.constant_columns_ = list(constant)
+        return fit
+
+    def _check_stream(self, fit) -> None:
+        """Refuse, before training, what this estimator cannot fit streamed."""
+
+    def _train_streamed(self, fit) -> tuple[NumpyNetwork, list[dict], list[str]]:
+        """:meth:`_train` for a streamed fit."""
+        from ._training import fit_streamed
+
+        network, history = fit_streamed(fit.config, fit.table, fit.start)
         return network, history, []
 
     def _report(self, message: str) -> None:

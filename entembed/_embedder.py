@@ -10,13 +10,14 @@ from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import EntityEmbeddingBase
+from ._base import EntityEmbeddingBase, streams
 from ._columns import is_passable
 from ._dataframe import check_finite_numeric, numeric_array
-from ._embedder_fit import fit_embedder
+from ._embedder_fit import balanced_scales, fit_embedder, spreads_by_counts
 from ._numpy_network import output_columns
 from ._parameter_docs import EMBEDDER, parameters_section
 from ._persistence import saveable
+from ._streaming import is_dask_collection
 
 
 @saveable
@@ -207,6 +208,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         """Encode, train, and finish the fit (:func:`fit_embedder`); set the
         fitted state once. With ``features``, return the training rows'
         features as :meth:`fit_transform` serves them."""
+        if streams(X):
+            return self._fit_streamed_embedder(X, y, sample_weight, features=features)
         encoded = self._encode(X, y, sample_weight)
         network, history, _ = self._train(encoded)
         done = fit_embedder(
@@ -246,6 +249,70 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         if done.predictions is not None:
             out[:, self._prediction_block] = done.predictions
         return out
+
+    def _fit_streamed_embedder(self, X, y, sample_weight, *, features: bool):
+        """:meth:`_fit` on a table read piece by piece; with ``features``, the
+        training rows' features as a lazy Dask DataFrame."""
+        if features and self.append_prediction:
+            raise ValueError(
+                "fit_transform with append_prediction=True serves out-of-fold "
+                "predictions, which a streamed fit does not cross-fit. Call fit, "
+                "then transform_dask (in-sample predictions), or fit in memory."
+            )
+        fit = self._fit_streamed(X, y, sample_weight)
+        table, network = fit.table, self.network_
+        factors = np.ones(len(network.tables))
+        if self.feature_scale is not None:
+            factors = balanced_scales(
+                spreads_by_counts(network.tables, table.vocabulary.code_counts())
+            )
+            self.network_ = network.scaled(factors)
+        self.passthrough_columns_ = [
+            c
+            for c in table.columns
+            if self.remainder == "passthrough"
+            and c not in table.categorical
+            and is_passable(pd.Series([], dtype=table.dtypes[c]))
+        ]
+        self.cv_ = None
+        self.feature_scales_ = dict(
+            zip(table.categorical, map(float, factors), strict=True)
+        )
+        if not features or not is_dask_collection(X):
+            return None
+        from ._dask import transform_dask
+
+        return transform_dask(self, X)
+
+    def _check_stream(self, fit) -> None:
+        """Refuse, before training, a streamed fit that would cross-fit."""
+        from ._streamed_fit import id_like, per_category
+
+        if self.cv is None:
+            return
+        if self.cv != "auto":
+            raise ValueError(
+                f"cv={self.cv!r}: a streamed fit does not cross-fit. Pass cv=None "
+                "(in-sample vectors), or fit in memory to cross-fit."
+            )
+        found = id_like(fit.table)
+        if found:
+            named = ", ".join(
+                f"{fit.table.categorical[j]!r} ({per_category(fit.table, j):.1f} "
+                "rows per category)"
+                for j in found
+            )
+            raise ValueError(
+                f"cv='auto' would cross-fit: {named} is ID-like, so its "
+                "in-sample vectors would carry their rows' targets, and a "
+                "streamed fit does not cross-fit. Pass cv=None to serve them "
+                "anyway, drop the column, or group its rare categories "
+                "(min_frequency)."
+            )
+        self._report(
+            "cv='auto' serves in-sample features (one streamed fit): no "
+            "embedded column is ID-like."
+        )
 
     def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary and the embedding tables.

@@ -215,9 +215,19 @@ def _scales(
 def table_spreads(tables, codes: np.ndarray) -> np.ndarray:
     """Each column's spread over rows (``codes``): the sum of the variances
     of its looked-up vectors' features."""
+    return spreads_by_counts(
+        tables,
+        [np.bincount(codes[:, j], minlength=len(t)) for j, t in enumerate(tables)],
+    )
+
+
+def spreads_by_counts(tables, counts) -> np.ndarray:
+    """:func:`table_spreads` from the rows of each code (``counts``, by
+    column), where the rows are not at hand (a streamed fit)."""
     spreads = np.zeros(len(tables))
     for j, table in enumerate(tables):
-        share = np.bincount(codes[:, j], minlength=len(table)) / len(codes)
+        share = np.asarray(counts[j], dtype=np.float64)
+        share = share / share.sum()
         values = table.astype(np.float64)
         centred = values - share @ values
         spreads[j] = share @ (centred**2).sum(axis=1)

@@ -10,12 +10,13 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import EncodedTable, EntityEmbeddingBase
+from ._base import EncodedTable, EntityEmbeddingBase, streams
 from ._dataframe import check_finite_numeric, numeric_array
 from ._id_columns import failing_on_validation
 from ._numpy_network import NumpyNetwork, output_columns
 from ._parameter_docs import SHARED, parameters_section
 from ._persistence import saveable
+from ._target import Target
 from ._training_config import StartingPoint
 
 _SHARED_DOC = (
@@ -47,35 +48,46 @@ class _Predictor(EntityEmbeddingBase):
         )
         if not constant:
             return network, history, []
-        # The refit reads the failing columns as zero vectors that do not
-        # train: the network learns without them, and serves them so.
-        config, start = encoded.config, encoded.start
-        n_tables = len(config.cardinalities)
-        tables: list[np.ndarray | None] = (
-            list(start.tables) if start else [None] * n_tables
-        )
-        frozen = list(start.frozen) if start and start.frozen else [False] * n_tables
-        for j in constant:
-            tables[j] = np.zeros(
-                (config.cardinalities[j], config.embedding_dims[j]), np.float32
+        names = self._report_refit(encoded.config, constant)
+        network, history, _ = super()._train(
+            replace(
+                encoded,
+                start=_without(encoded.config, encoded.start, constant),
+                config=replace(encoded.config, progress_label="refit without them"),
             )
-            frozen[j] = True
-        without = StartingPoint(
-            tuple(tables), tuple(frozen), start.network if start else None
         )
+        return network, history, names
+
+    def _train_streamed(self, fit) -> tuple[NumpyNetwork, list[dict], list[str]]:
+        """:meth:`_train` for a streamed fit: the ID-like columns tested on
+        the validation rows, read again piece by piece."""
+        from ._streamed_fit import held_out_gains, id_like, informative
+
+        network, history, _ = super()._train_streamed(fit)
+        judged = id_like(fit.table) if self.test_id_columns else []
+        if not judged or fit.config.validation_fraction <= 0:
+            return network, history, []
+        gains = held_out_gains(fit, network, judged)
+        constant = [j for j in judged if not informative(*gains[j])]
+        if not constant:
+            return network, history, []
+        names = self._report_refit(fit.config, constant)
+        network, history, _ = super()._train_streamed(
+            replace(
+                fit,
+                start=_without(fit.config, fit.start, constant),
+                config=replace(fit.config, progress_label="refit without them"),
+            )
+        )
+        return network, history, names
+
+    def _report_refit(self, config, constant: list[int]) -> list[str]:
         names = [config.table_names[j] for j in constant]
         self._report(
             f"{names} did not lower the loss of the validation rows: fitting "
             "again with each read as a constant vector (constant_columns_)."
         )
-        network, history, _ = super()._train(
-            replace(
-                encoded,
-                start=without,
-                config=replace(config, progress_label="refit without them"),
-            )
-        )
-        return network, history, names
+        return names
 
     def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary, the tables and the network on ``y``.
@@ -95,14 +107,20 @@ class _Predictor(EntityEmbeddingBase):
         self
             The fitted estimator.
         """
+        if streams(X):
+            table = self._fit_streamed(X, y, sample_weight).table
+            target = Target(table.task, np.empty(0), table.n_outputs, table.classes)
+            for name, value in self._task_state(target).items():
+                setattr(self, name, value)
+            return self
         encoded = self._encode(X, y, sample_weight)
         network, history, constant = self._train(encoded)
         self._set_fit_result(
-            encoded, network, history, constant, **self._task_state(encoded)
+            encoded, network, history, constant, **self._task_state(encoded.target)
         )
         return self
 
-    def _task_state(self, encoded: EncodedTable) -> dict:
+    def _task_state(self, target: Target) -> dict:
         """The fitted attributes of the task (the classes, the outputs)."""
         raise NotImplementedError
 
@@ -164,8 +182,8 @@ class EntityEmbeddingRegressor(RegressorMixin, _Predictor):
     def _target_task(self) -> str:
         return "regression"
 
-    def _task_state(self, encoded: EncodedTable) -> dict:
-        return {"_single_output": encoded.target.values.ndim == 1}
+    def _task_state(self, target: Target) -> dict:
+        return {"_single_output": target.values.ndim == 1}
 
     def predict(self, X) -> np.ndarray:
         """The network's predicted targets.
@@ -226,8 +244,8 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
     def _target_task(self) -> str:
         return "classification"
 
-    def _task_state(self, encoded: EncodedTable) -> dict:
-        return {"classes_": np.asarray(encoded.target.classes)}
+    def _task_state(self, target: Target) -> dict:
+        return {"classes_": np.asarray(target.classes)}
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities.
@@ -273,3 +291,18 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
         if len(classes) < 2 or n_outputs != (1 if len(classes) == 2 else len(classes)):
             raise ValueError(f"{n_outputs} network outputs for {len(classes)} classes")
         return estimator
+
+
+def _without(config, start: StartingPoint | None, constant: list[int]) -> StartingPoint:
+    """Where a refit without the ``constant`` columns starts: ``start``, with
+    each of them a zero table that does not train (the network learns
+    without them, and serves them so)."""
+    n_tables = len(config.cardinalities)
+    tables: list[np.ndarray | None] = list(start.tables) if start else [None] * n_tables
+    frozen = list(start.frozen) if start and start.frozen else [False] * n_tables
+    for j in constant:
+        tables[j] = np.zeros(
+            (config.cardinalities[j], config.embedding_dims[j]), np.float32
+        )
+        frozen[j] = True
+    return StartingPoint(tuple(tables), tuple(frozen), start.network if start else None)

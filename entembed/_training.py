@@ -439,44 +439,100 @@ def fit_network(
     """
     previous = start.network if start is not None else None
     output_mean, output_scale, target = _scaled_target(config, target, previous)
+
+    def build():
+        counts = [
+            np.bincount(codes[:, j], minlength=n)
+            for j, n in enumerate(config.cardinalities)
+        ]
+        rows = (
+            empirical_bayes_rows(codes, target, config.task, counts)
+            if config.shrinkage == "auto"
+            else float(config.shrinkage)
+        )
+        scaling = _standardisation(numeric) if numeric.shape[1] else None
+        module = _module(config, counts, rows, scaling, start)
+        data = TensorDataModule(
+            codes,
+            target,
+            numeric=numeric if numeric.shape[1] else None,
+            sample_weight=sample_weight,
+            numeric_names=config.numeric_columns,
+            batch_size=config.batch_size,
+            validation_fraction=config.validation_fraction,
+            random_state=config.seed,
+            # Batch normalisation cannot train on a final batch of one row.
+            drop_single=config.batch_norm,
+        )
+        return module, data
+
+    fingerprint = (
+        codes,
+        numeric,
+        target,
+        sample_weight,
+        *(start.arrays() if start is not None else ()),
+    )
+    network, history = _run(config, build, fingerprint)
+    network.output_mean, network.output_scale = output_mean, output_scale
+    return network, history
+
+
+def fit_streamed(
+    config: TrainingConfig, table, start: StartingPoint | None = None
+) -> tuple[NumpyNetwork, list[dict[str, float]]]:
+    """:func:`fit_network` on a table read piece by piece
+    (:class:`~entembed._streaming.StreamedTable`): its first pass gave the
+    counts and the scalings, and batches are read as training needs them."""
+    from ._stream_data import StreamDataModule
+
+    def build():
+        counts = table.vocabulary.code_counts()
+        scaling = (
+            (table.numeric_mean, table.numeric_scale) if table.numeric else None
+        )
+        module = _module(config, counts, float(config.shrinkage), scaling, start)
+        data = StreamDataModule(
+            table,
+            batch_size=config.batch_size,
+            validation_fraction=config.validation_fraction,
+            random_state=config.seed,
+            drop_single=config.batch_norm,
+        )
+        return module, data
+
+    fingerprint = (
+        np.frombuffer(repr(table.source.pieces).encode(), dtype=np.uint8),
+        table.piece_rows,
+        *(start.arrays() if start is not None else ()),
+    )
+    network, history = _run(config, build, fingerprint)
+    network.output_mean, network.output_scale = table.target_mean, table.target_scale
+    return network, history
+
+
+def _run(config: TrainingConfig, build, fingerprint: tuple):
+    """Train the module and data that ``build()`` makes, under the config's
+    threads, seed and checkpoints; the numpy network and the history."""
     checkpoints = None
     if config.checkpoint_dir is not None:
-        fingerprint = config.fingerprint(
-            codes,
-            numeric,
-            target,
-            sample_weight,
-            *(start.arrays() if start is not None else ()),
+        checkpoints = (
+            Path(config.checkpoint_dir) / f"fit-{config.fingerprint(*fingerprint)}"
         )
-        checkpoints = Path(config.checkpoint_dir) / f"fit-{fingerprint}"
     threads = torch.get_num_threads()
     torch.set_num_threads(
         config.n_threads if config.n_threads is not None else default_threads()
     )
     try:
         with seeded(config.seed):
-            module = _module(config, codes, numeric, target, start)
-            data = TensorDataModule(
-                codes,
-                target,
-                numeric=numeric if numeric.shape[1] else None,
-                sample_weight=sample_weight,
-                numeric_names=config.numeric_columns,
-                batch_size=config.batch_size,
-                validation_fraction=config.validation_fraction,
-                random_state=config.seed,
-                # Batch normalisation cannot train on a final batch of one row.
-                drop_single=config.batch_norm,
-            )
+            module, data = build()
             history = train(module, data, **_trainer_settings(config, checkpoints))
     finally:
         torch.set_num_threads(threads)
     if checkpoints is not None:  # the fit is complete: nothing left to resume
         shutil.rmtree(checkpoints, ignore_errors=True)
     module.network.eval()
-    network = module.network.to_numpy()
-    network.output_mean, network.output_scale = output_mean, output_scale
-    return network, history
+    return module.network.to_numpy(), history
 
 
 def _scaled_target(config: TrainingConfig, target: np.ndarray, previous):
@@ -496,15 +552,16 @@ def _scaled_target(config: TrainingConfig, target: np.ndarray, previous):
     return mean, scale, target
 
 
-def _module(config, codes, numeric, target, start) -> EntityEmbeddingModule:
-    """The Lightning module ``config`` describes, with its shrinkage counts,
-    numeric scaling and starting weights set."""
+def _module(config, counts, shrinkage_rows, numeric_scaling, start):
+    """The Lightning module ``config`` describes, with its shrinkage (by the
+    rows of each code), numeric scaling (means, deviations; None without
+    numeric inputs) and starting weights set."""
     module = EntityEmbeddingModule(
         config.cardinalities,
         config.embedding_dims,
         task=config.task,
         n_outputs=config.n_outputs,
-        n_numeric=numeric.shape[1],
+        n_numeric=0 if numeric_scaling is None else len(numeric_scaling[0]),
         hidden_units=config.hidden_units,
         dropout=config.dropout,
         batch_norm=config.batch_norm,
@@ -516,18 +573,9 @@ def _module(config, codes, numeric, target, start) -> EntityEmbeddingModule:
         learning_rate_schedule=config.learning_rate_schedule,
         schedule_epochs=config.schedule_epochs,
     )
-    counts = [
-        np.bincount(codes[:, j], minlength=n)
-        for j, n in enumerate(config.cardinalities)
-    ]
-    module.network.set_shrinkage(
-        counts,
-        empirical_bayes_rows(codes, target, config.task, counts)
-        if config.shrinkage == "auto"
-        else [float(config.shrinkage)] * len(counts),
-    )
-    if numeric.shape[1]:
-        mean, std = _standardisation(numeric)
+    module.network.set_shrinkage(counts, shrinkage_rows)
+    if numeric_scaling is not None:
+        mean, std = numeric_scaling
         module.network.set_numeric_scaling(
             torch.from_numpy(mean), torch.from_numpy(std)
         )

@@ -420,6 +420,28 @@ class CategoryVocabulary(TransformerMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
+    def code_counts(self) -> list[np.ndarray]:
+        """By column, the rows of each code in fit: the unknown code's (the
+        infrequent categories'), the missing code's, then each kept
+        category's. Counted as ``transform`` would code the fitted rows.
+
+        Returns
+        -------
+        list of ndarray of int64
+            By column, one count per code (length: its cardinality).
+        """
+        check_is_fitted(self)
+        out = []
+        for kept, counted in zip(self.category_counts_, self._counts, strict=True):
+            present = int(counted.sum())
+            infrequent = present - int(kept.sum())
+            out.append(
+                np.concatenate([[infrequent, self._n_rows - present], kept]).astype(
+                    np.int64
+                )
+            )
+        return out
+
     # ------------------------------------------------------------ transform
     def transform(self, X) -> np.ndarray:
         """Encode ``X`` as integer codes.

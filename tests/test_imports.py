@@ -36,6 +36,8 @@ TORCH_FREE = {
     "_plots",
     "_predictors",
     "_projector",
+    "_streamed_fit",
+    "_streaming",
     "_table_files",
     "_target",
     "_training_config",
