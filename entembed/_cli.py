@@ -160,10 +160,40 @@ def cmd_fit(args) -> None:
         embedder = with_params(_load_model(args.out, load), params)
     else:
         embedder = _embedder(args, params)
-    X, y = split_target(read_table(args.data), args.target, args.data)
-    _check_storable(X)
+    if args.stream or Path(args.data).is_dir():
+        X, y = streamed_rows(args.data, args.target), None
+    else:
+        X, y = split_target(read_table(args.data), args.target, args.data)
+        _check_storable(X)
     lines = fit_and_save(embedder, X, y, args.out)
     print(lines[0] if args.quiet else "\n".join(lines))
+
+
+def streamed_rows(path: str, target: str):
+    """DATA read piece by piece (``fit --stream``): a Parquet file or folder
+    as its row groups, a CSV or TSV file as Dask's blocks."""
+    from ._streaming import dask_source, parquet_source
+
+    folder = Path(path).is_dir()
+    kind, compression = ("parquet", None) if folder else table_format(path, "read")
+    if kind == "parquet":
+        return parquet_source(path, target)
+    if not Path(path).is_file():
+        raise CommandError(f"file {path!r} not found")
+    import dask.dataframe as dd
+
+    frame = dd.read_csv(
+        path,
+        sep="\t" if kind == "tsv" else ",",
+        compression=compression,
+        blocksize=None if compression else "64MB",  # a compressed file is one block
+    )
+    if target not in frame.columns:
+        raise CommandError(
+            f"target column {target!r} is not in {path} (columns: "
+            f"{', '.join(map(str, frame.columns[:20]))})"
+        )
+    return dask_source(frame.drop(columns=[target]), frame[target])
 
 
 def fit_and_save(model, X, y, out) -> list[str]:

@@ -129,7 +129,9 @@ def _add_fit(sub) -> None:
         description="Learn embeddings of DATA's categorical "
         "columns on --target and save the model.",
     )
-    fit.add_argument("data", metavar="DATA", help="CSV or Parquet file")
+    fit.add_argument(
+        "data", metavar="DATA", help="CSV or Parquet file, or a folder of Parquet files"
+    )
     fit.add_argument(
         "--target",
         required=True,
@@ -142,6 +144,15 @@ def _add_fit(sub) -> None:
         required=True,
         metavar="MODEL",
         help="model file to write (entembed's safe .npz format)",
+    )
+    fit.add_argument(
+        "--stream",
+        action="store_true",
+        help="read DATA piece by piece (Parquet row groups, CSV blocks) "
+        "instead of loading it, for tables larger than memory; a folder of "
+        "Parquet files always streams. Memory then grows with the categories, "
+        "not the rows. A streamed fit does not cross-fit: where a column is "
+        "ID-like it says so, and --param cv=null fits anyway",
     )
     _model_options(fit)
     _run_options(fit)

@@ -488,9 +488,7 @@ def fit_streamed(
 
     def build():
         counts = table.vocabulary.code_counts()
-        scaling = (
-            (table.numeric_mean, table.numeric_scale) if table.numeric else None
-        )
+        scaling = (table.numeric_mean, table.numeric_scale) if table.numeric else None
         module = _module(config, counts, float(config.shrinkage), scaling, start)
         data = StreamDataModule(
             table,
