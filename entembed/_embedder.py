@@ -320,7 +320,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_columns)
-            Training table (pandas, polars or numpy).
+            Training table (pandas, polars or numpy), or a Dask DataFrame,
+            read piece by piece for a table larger than memory (with ``y``
+            a Dask Series; see the user guide's "Scaling out").
         y : array-like of shape (n_rows,) or (n_rows, n_targets)
             The supervised target the embeddings are learned on.
         sample_weight : array-like of shape (n_rows,), default=None
@@ -412,7 +414,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_columns)
-            The table (pandas, polars or numpy).
+            The table (pandas, polars or numpy), or a Dask DataFrame, read
+            piece by piece for a table larger than memory (with ``y`` a Dask
+            Series; see the user guide's "Scaling out").
         y : array-like of shape (n_rows,) or (n_rows, n_targets)
             The supervised target.
         sample_weight : array-like of shape (n_rows,), default=None
@@ -421,7 +425,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         Returns
         -------
         ndarray of shape (n_rows, n_features_out), float32
-            One row per input row, in input order.
+            One row per input row, in input order; for a Dask DataFrame, a
+            lazy Dask DataFrame of in-sample features with its partitions (a
+            streamed fit does not cross-fit).
         """
         return self._fit(X, y, sample_weight, features=True)
 

@@ -95,7 +95,9 @@ class _Predictor(EntityEmbeddingBase):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_columns)
-            The table (pandas, polars or numpy).
+            The table (pandas, polars or numpy), or a Dask DataFrame, read
+            piece by piece for a table larger than memory (with ``y`` a Dask
+            Series; see the user guide's "Scaling out").
         y : array-like of shape (n_rows,) or (n_rows, n_targets)
             The targets of a regression (a column per target), or the class
             labels of a classification.

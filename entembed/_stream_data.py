@@ -241,7 +241,9 @@ def _prefetched(iterator: Iterator, depth: int) -> _Prefetched:
     return _Prefetched(iterator, depth)
 
 
-def role_rows(table: StreamedTable, fraction: float, seed: int) -> np.ndarray:
+def role_rows(
+    table: StreamedTable, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(validation rows, training rows) of each piece, from the row hash."""
     offsets = table.offsets
     validating = np.array(

@@ -164,7 +164,7 @@ def held_out_gains(
 def _unscaled(target: np.ndarray, table: StreamedTable) -> np.ndarray:
     """A batch's target as the numpy network's outputs read it (a regression's
     in its own units)."""
-    if table.task != "regression":
+    if table.target_mean is None or table.target_scale is None:  # not regression
         return target
     return target * table.target_scale[0] + table.target_mean[0]
 

@@ -21,6 +21,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,13 @@ class ParquetPiece:
     def label(self) -> str:
         return f"{self.path} (row group {self.row_group})"
 
+    @property
+    def fingerprint(self) -> str:
+        """What a checkpoint's fingerprint reads of this piece: the file's
+        path, size and modification time, and the row group."""
+        stat = os.stat(self.path)
+        return f"{self.path}:{stat.st_size}:{stat.st_mtime_ns}:{self.row_group}"
+
     def read(self, columns: Sequence[str] | None) -> pd.DataFrame:
         import pyarrow.parquet as pq
 
@@ -70,12 +78,18 @@ class ParquetPiece:
 class DaskPiece:
     """One partition of a Dask DataFrame."""
 
-    frame: object
+    frame: Any  # a dask.dataframe.DataFrame (Dask is an optional dependency)
     number: int
 
     @property
     def label(self) -> str:
         return f"partition {self.number}"
+
+    @property
+    def fingerprint(self) -> str:
+        """Dask's deterministic name of the frame (a token of how it is
+        computed: its files and options, or its data), and the partition."""
+        return f"{self.frame._name}:{self.number}"
 
     def read(self, columns: Sequence[str] | None) -> pd.DataFrame:
         partition = self.frame.partitions[self.number]
@@ -211,10 +225,43 @@ def dask_source(X, y, sample_weight=None) -> RowSource:
                 f"of the same partitions, got {type(sample_weight).__name__}."
             )
         columns[WEIGHT] = sample_weight
-    frame = X.assign(**columns)
+    if X.known_divisions and all(c.known_divisions for c in columns.values()):
+        frame = X.assign(**columns)  # aligned by the index
+    else:
+        # Unknown divisions: side by side, partition by partition.
+        for name, column in columns.items():
+            if column.npartitions != X.npartitions:
+                role = "y" if name == TARGET else "sample_weight"
+                raise ValueError(
+                    f"X has {X.npartitions} partitions and {role} "
+                    f"{column.npartitions}, and their divisions are unknown, so "
+                    "their rows cannot be matched. Take both from one frame "
+                    "(X = frame.drop(columns=target), y = frame[target])."
+                )
+        meta = X._meta.assign(**{n: c._meta for n, c in columns.items()})
+        frame = X.map_partitions(
+            _beside,
+            *columns.values(),
+            names=list(columns),
+            meta=meta,
+            align_dataframes=False,
+        )
     pieces = tuple(DaskPiece(frame, k) for k in range(frame.npartitions))
     weight = WEIGHT if sample_weight is not None else None
     return RowSource(pieces, TARGET, weight, "the Dask DataFrame")
+
+
+def _beside(part: pd.DataFrame, *columns: pd.Series, names) -> pd.DataFrame:
+    """A partition of X with the target (and weights) partition beside it,
+    row by row."""
+    for name, column in zip(names, columns, strict=True):
+        if len(column) != len(part):
+            role = "y" if name == TARGET else "sample_weight"
+            raise ValueError(
+                f"X has {len(part)} rows here and {role} {len(column)}; pass "
+                "one value per row, in partitions of X's rows."
+            )
+    return part.assign(**{n: c.to_numpy() for n, c in zip(names, columns, strict=True)})
 
 
 # ------------------------------------------------------------- row hash
@@ -283,6 +330,7 @@ class StreamedTable:
     def encode_target(self, y: pd.Series, label: str) -> np.ndarray:
         values = _target_values(y, label)
         if self.task == "regression":
+            assert self.target_mean is not None and self.target_scale is not None
             scaled = (values.astype(np.float64) - self.target_mean[0]) / (
                 self.target_scale[0]
             )
@@ -308,32 +356,30 @@ def first_pass(
     moments and the rows of each piece. Bad input raises here, naming the
     piece, before any training."""
     reserved = {source.target, source.weight}
-    rows, moments, target_moments, labels = [], None, None, set()
-    categorical = numeric = dtypes = columns = None
-    first_kind = None
+    first = source.read(0)
+    columns = [c for c in first.columns if c not in reserved]
+    dtypes = {c: first[c].dtype for c in first.columns}
+    selection = select_columns(
+        first[columns], True, categorical_columns, numeric_columns
+    )
+    categorical, numeric = selection.categorical, selection.numeric
+    kind = _task_of(_target_values(first[source.target], _label(source, 0)), task)
+    moments, target_moments = _Moments(len(numeric)), _Moments(1)
+    rows: list[int] = []
+    labels: set = set()
+    pending = [first]  # read already; then each piece in turn
+    del first
     for k, piece in enumerate(source.pieces):
-        frame = source.read(k)
-        y = frame[source.target]
-        values = _target_values(y, piece.label)
-        if k == 0:
-            columns = [c for c in frame.columns if c not in reserved]
-            dtypes = {c: frame[c].dtype for c in frame.columns}
-            selection = select_columns(
-                frame[columns], True, categorical_columns, numeric_columns
-            )
-            categorical, numeric = selection.categorical, selection.numeric
-            first_kind = _task_of(values, task)
-            moments = _Moments(len(numeric))
-            target_moments = _Moments(1)
-        else:
-            _check_dtypes(frame, dtypes, piece.label)
+        frame = pending.pop() if pending else source.read(k)
+        _check_dtypes(frame, dtypes, piece.label)
+        values = _target_values(frame[source.target], piece.label)
         if len(frame):
             vocabulary.partial_fit(frame[categorical])
             if numeric:
                 array = numeric_array(frame, numeric)
                 _named_errors(check_finite_numeric, piece.label, array, numeric)
                 moments.add(array)
-            if first_kind == "regression":
+            if kind == "regression":
                 target_moments.add(_float_target(values, piece.label)[:, None])
             else:
                 labels.update(pd.unique(values).tolist())
@@ -342,7 +388,7 @@ def first_pass(
         rows.append(len(frame))
     if not sum(rows):
         raise StreamError(f"{source.description} has no rows")
-    task, classes, n_outputs = _classes(first_kind, labels, task)
+    task, classes, n_outputs = _classes(kind, labels, task)
     mean, scale = moments.standardisation()
     target_mean = target_scale = None
     if task == "regression":
@@ -392,6 +438,10 @@ class _Moments:
         std = np.sqrt(self.m2 / max(self.n, 1))
         std[~(std > 0)] = 1.0
         return self.mean.astype(np.float32), std.astype(np.float32)
+
+
+def _label(source: RowSource, k: int) -> str:
+    return source.pieces[k].label
 
 
 def _task_of(values: np.ndarray, task: str) -> str:

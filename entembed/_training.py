@@ -500,7 +500,9 @@ def fit_streamed(
         return module, data
 
     fingerprint = (
-        np.frombuffer(repr(table.source.pieces).encode(), dtype=np.uint8),
+        np.frombuffer(
+            "\n".join(p.fingerprint for p in table.source.pieces).encode(), np.uint8
+        ),
         table.piece_rows,
         *(start.arrays() if start is not None else ()),
     )

@@ -261,6 +261,28 @@ def test_settings_a_streamed_fit_cannot_honour_are_refused_with_what_to_use():
         EntityEmbeddingRegressor(**FAST).fit(data.drop(columns="y"), frame.y)
 
 
+def test_x_and_y_of_unknown_divisions_are_matched_partition_by_partition():
+    frame = table_with_target(900)
+    X = dd.from_pandas(frame.drop(columns="y"), npartitions=3).clear_divisions()
+    y = dd.from_pandas(frame.y, npartitions=3).clear_divisions()
+    model = EntityEmbeddingRegressor(**FAST).fit(X, y)
+    assert model.numeric_columns_ == ["x"]
+    fewer = dd.from_pandas(frame.y, npartitions=2).clear_divisions()
+    with pytest.raises(
+        ValueError,
+        match=r"X has 3 partitions and y 2, and their "
+        r"divisions are unknown",
+    ):
+        EntityEmbeddingRegressor(**FAST).fit(X, fewer)
+    other = dd.from_pandas(frame.y.iloc[:600], npartitions=3).clear_divisions()
+    with pytest.raises(
+        StreamError,
+        match=r"partition 0 .*X has 300 rows here and "
+        r"y 200",
+    ):
+        EntityEmbeddingRegressor(**FAST).fit(X, other)
+
+
 # ------------------------------------------------------------- bad input
 def test_a_file_of_other_column_types_is_named_before_any_row_is_read(tmp_path):
     frame = table_with_target(400)
@@ -467,3 +489,64 @@ def test_peak_memory_of_a_streamed_fit_stays_bounded_as_rows_grow_5x(tmp_path):
     grown = in_memory[1] - in_memory[0]
     assert grown > 30_000
     assert peaks[1] - peaks[0] < 0.25 * grown, (peaks, grown)
+
+
+RESUME_SCRIPT = """
+import os, signal, sys
+import numpy as np
+from entembed import EntityEmbeddingRegressor
+from entembed._streaming import parquet_source
+from entembed._training import History
+
+kill_at = int(sys.argv[1])
+ran = []  # the epochs this process trained
+original = History.on_train_epoch_end
+def on_train_epoch_end(self, trainer, pl_module):
+    original(self, trainer, pl_module)
+    ran.append(trainer.current_epoch + 1)
+    if trainer.current_epoch + 1 == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+History.on_train_epoch_end = on_train_epoch_end
+
+model = EntityEmbeddingRegressor(
+    embedding_dims=4, hidden_units=(16,), max_epochs=5, patience=None,
+    dropout=0.2, random_state=0, checkpoint_dir={checkpoints!r},
+).fit(parquet_source({folder!r}, "y"), None)
+np.save(sys.argv[2], np.concatenate([t.ravel() for t in model.network_.tables]))
+print(ran, model.history_["epoch"].tolist())
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_streamed_fit_resumes_from_its_last_epoch_and_ends_the_same(
+    tmp_path,
+):
+    folder = write_folder(tmp_path / "t", [table_with_target(1500)], row_group_size=400)
+    script = tmp_path / "fit.py"
+    checkpoints = tmp_path / "checkpoints"
+    script.write_text(
+        RESUME_SCRIPT.format(checkpoints=str(checkpoints), folder=str(folder))
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run(kill_at, out):
+        return subprocess.run(
+            [sys.executable, str(script), str(kill_at), str(tmp_path / out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    killed = run(2, "never.npy")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert list(checkpoints.iterdir())
+    resumed = run(0, "resumed.npy")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.strip() == "[3, 4, 5] [1, 2, 3, 4, 5]"
+    assert list(checkpoints.iterdir()) == []
+    fresh = run(0, "fresh.npy")
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "fresh.npy")
+    )
