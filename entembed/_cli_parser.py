@@ -151,8 +151,7 @@ def _add_fit(sub) -> None:
         help="read DATA piece by piece (Parquet row groups, CSV blocks) "
         "instead of loading it, for tables larger than memory; a folder of "
         "Parquet files always streams. Memory then grows with the categories, "
-        "not the rows. A streamed fit does not cross-fit: where a column is "
-        "ID-like it says so, and --param cv=null fits anyway",
+        "not the rows",
     )
     _model_options(fit)
     _run_options(fit)

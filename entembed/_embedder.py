@@ -4,6 +4,8 @@ supervised target and serves them as dense features.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 from sklearn.base import TransformerMixin
@@ -13,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import EntityEmbeddingBase, streams
 from ._columns import is_passable
 from ._dataframe import check_finite_numeric, numeric_array
-from ._embedder_fit import balanced_scales, fit_embedder, spreads_by_counts
+from ._embedder_fit import fit_embedder
 from ._numpy_network import output_columns
 from ._parameter_docs import EMBEDDER, parameters_section
 from ._persistence import saveable
@@ -253,20 +255,27 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     def _fit_streamed_embedder(self, X, y, sample_weight, *, features: bool):
         """:meth:`_fit` on a table read piece by piece; with ``features``, the
         training rows' features as a lazy Dask DataFrame."""
+        from ._streamed_cross_fit import finish_embedder, out_of_fold_features
+
         if features and self.append_prediction:
             raise ValueError(
-                "fit_transform with append_prediction=True serves out-of-fold "
-                "predictions, which a streamed fit does not cross-fit. Call fit, "
-                "then transform_dask (in-sample predictions), or fit in memory."
+                "fit_transform with append_prediction=True on a Dask DataFrame "
+                "would serve in-sample predictions: a streamed fit does not "
+                "cross-fit them. Call fit, then transform_dask, or fit in memory."
             )
         fit = self._fit_streamed(X, y, sample_weight)
-        table, network = fit.table, self.network_
-        factors = np.ones(len(network.tables))
-        if self.feature_scale is not None:
-            factors = balanced_scales(
-                spreads_by_counts(network.tables, table.vocabulary.code_counts())
-            )
-            self.network_ = network.scaled(factors)
+        table = fit.table
+        done, fold_tables = finish_embedder(
+            fit,
+            self.network_,
+            self.history_.to_dict("records"),
+            cv=self.cv,
+            test_id_columns=self.test_id_columns,
+            feature_scale=self.feature_scale,
+            report=self._report,
+        )
+        self.network_ = done.network
+        self.constant_columns_ = done.constant_columns
         self.passthrough_columns_ = [
             c
             for c in table.columns
@@ -274,44 +283,33 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             and c not in table.categorical
             and is_passable(pd.Series([], dtype=table.dtypes[c]))
         ]
-        self.cv_ = None
+        self.cv_ = done.cv
         self.feature_scales_ = dict(
-            zip(table.categorical, map(float, factors), strict=True)
+            zip(table.categorical, map(float, done.feature_scales), strict=True)
         )
         if not features or not is_dask_collection(X):
             return None
-        from ._dask import transform_dask
+        if fold_tables is None:
+            from ._dask import transform_dask
 
-        return transform_dask(self, X)
+            return transform_dask(self, X)
+        return out_of_fold_features(
+            table.source.pieces[0].frame,
+            table,
+            fold_tables,
+            fit.config.seed,
+            self.passthrough_columns_,
+            [str(name) for name in self.get_feature_names_out()],
+        )
 
     def _check_stream(self, fit) -> None:
-        """Refuse, before training, a streamed fit that would cross-fit."""
-        from ._streamed_fit import id_like, per_category
-
-        if self.cv is None:
+        """Refuse, before training, folds a streamed fit cannot draw."""
+        if self.cv is None or self.cv == "auto" or isinstance(self.cv, Integral):
             return
-        if self.cv != "auto":
-            raise ValueError(
-                f"cv={self.cv!r}: a streamed fit does not cross-fit. Pass cv=None "
-                "(in-sample vectors), or fit in memory to cross-fit."
-            )
-        found = id_like(fit.table)
-        if found:
-            named = ", ".join(
-                f"{fit.table.categorical[j]!r} ({per_category(fit.table, j):.1f} "
-                "rows per category)"
-                for j in found
-            )
-            raise ValueError(
-                f"cv='auto' would cross-fit: {named} is ID-like, so its "
-                "in-sample vectors would carry their rows' targets, and a "
-                "streamed fit does not cross-fit. Pass cv=None to serve them "
-                "anyway, drop the column, or group its rare categories "
-                "(min_frequency)."
-            )
-        self._report(
-            "cv='auto' serves in-sample features (one streamed fit): no "
-            "embedded column is ID-like."
+        raise ValueError(
+            f"cv={self.cv!r}: a streamed fit draws its folds from a hash of "
+            "each row's position, so it takes a number of folds (or 'auto'), "
+            "not a splitter. Pass cv=5, or fit in memory."
         )
 
     def fit(self, X, y, sample_weight=None):
@@ -426,8 +424,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         -------
         ndarray of shape (n_rows, n_features_out), float32
             One row per input row, in input order; for a Dask DataFrame, a
-            lazy Dask DataFrame of in-sample features with its partitions (a
-            streamed fit does not cross-fit).
+            lazy Dask DataFrame of its partitions (out of fold where the fit
+            cross-fitted, each row's fold drawn from a hash of its position).
         """
         return self._fit(X, y, sample_weight, features=True)
 

@@ -61,14 +61,19 @@ class _Predictor(EntityEmbeddingBase):
     def _train_streamed(self, fit) -> tuple[NumpyNetwork, list[dict], list[str]]:
         """:meth:`_train` for a streamed fit: the ID-like columns tested on
         the validation rows, read again piece by piece."""
-        from ._streamed_fit import held_out_gains, id_like, informative
+        from ._streamed_fit import gain_statistics, held_out_gains, id_like, informative
+        from ._streaming import Rows
 
         network, history, _ = super()._train_streamed(fit)
         judged = id_like(fit.table) if self.test_id_columns else []
-        if not judged or fit.config.validation_fraction <= 0:
+        config = fit.config
+        if not judged or config.validation_fraction <= 0:
             return network, history, []
-        gains = held_out_gains(fit, network, judged)
-        constant = [j for j in judged if not informative(*gains[j])]
+        validation = Rows(config.validation_fraction, config.seed, validating=True)
+        gains = held_out_gains(
+            fit, network, judged, validation, fit.table.vocabulary.code_counts()
+        )
+        constant = [j for j in judged if not informative(*gain_statistics(gains[j]))]
         if not constant:
             return network, history, []
         names = self._report_refit(fit.config, constant)

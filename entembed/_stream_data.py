@@ -19,7 +19,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from ._streaming import StreamedTable, StreamError, validation_mask
+from ._streaming import Rows, StreamedTable, StreamError
 
 # Rows a training buffer gathers before it is shuffled and cut into batches
 # (at least a few batches: see StreamBatches).
@@ -29,21 +29,21 @@ PREFETCH = 2
 
 
 class StreamBatches:
-    """Batches of one role (training or validation rows) of a streamed table.
+    """Batches of some rows of a streamed table (the training rows, the
+    validation rows, a fold's held-out rows).
 
     Parameters
     ----------
     table : StreamedTable
         The first pass's findings; its source gives the pieces.
-    role_rows : ndarray of int
-        Rows of this role in each piece.
+    rows : Rows
+        Which rows of each piece to serve.
+    counts : ndarray of int
+        How many of them each piece holds (:func:`counted`).
     train : bool
-        Training rows, shuffled, this process's share; else validation rows
-        in order, all of them.
+        Shuffled, this process's share of them; else in order, all of them.
     batch_size : int
         Rows per batch.
-    validation_fraction, split_seed :
-        Which rows validate (:func:`~entembed._streaming.validation_mask`).
     seed : int
         Base seed of each epoch's order.
     rank, world_size : int
@@ -60,12 +60,11 @@ class StreamBatches:
     def __init__(
         self,
         table: StreamedTable,
-        role_rows: np.ndarray,
+        rows: Rows,
+        counts: np.ndarray,
         *,
         train: bool,
         batch_size: int,
-        validation_fraction: float,
-        split_seed: int,
         seed: int,
         rank: int = 0,
         world_size: int = 1,
@@ -73,9 +72,8 @@ class StreamBatches:
         epoch=None,
         buffer_rows: int = BUFFER_ROWS,
     ) -> None:
-        self.table, self.role_rows, self.train = table, role_rows, train
-        self.batch_size, self.seed = batch_size, seed
-        self.validation_fraction, self.split_seed = validation_fraction, split_seed
+        self.table, self.rows, self.role_rows = table, rows, counts
+        self.train, self.batch_size, self.seed = train, batch_size, seed
         self.rank, self.world_size = rank, world_size
         self.drop_single, self.epoch = drop_single, epoch
         self.buffer_rows = buffer_rows
@@ -114,7 +112,7 @@ class StreamBatches:
             yield from mine.tolist()
 
     def _encoded(self, pieces: Iterator[int]) -> Iterator[dict[str, np.ndarray]]:
-        """Each piece's rows of this role, encoded."""
+        """Each piece's rows to serve, encoded."""
         table, offsets = self.table, self.table.offsets
         columns = [*table.categorical, *table.numeric, table.source.target]
         if table.source.weight is not None:
@@ -127,15 +125,12 @@ class StreamBatches:
                     f"{label} has {len(frame)} rows, but {table.piece_rows[k]} "
                     "when the fit began: the data changed during the fit."
                 )
-            validates = validation_mask(
-                int(offsets[k]), len(frame), self.validation_fraction, self.split_seed
-            )
-            if self.train:
+            keep = np.flatnonzero(self.rows.mask(int(offsets[k]), len(frame)))
+            if 2 * len(keep) > len(frame):  # most rows: encode, then keep them
                 arrays = table.encode(frame, label)
-                keep = np.flatnonzero(~validates)
                 yield {name: values[keep] for name, values in arrays.items()}
-            else:
-                yield table.encode(frame.iloc[np.flatnonzero(validates)], label)
+            else:  # a few: keep, then encode
+                yield table.encode(frame.iloc[keep], label)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         number = self.passes if self.epoch is None else self.epoch()
@@ -241,19 +236,15 @@ def _prefetched(iterator: Iterator, depth: int) -> _Prefetched:
     return _Prefetched(iterator, depth)
 
 
-def role_rows(
-    table: StreamedTable, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(validation rows, training rows) of each piece, from the row hash."""
-    offsets = table.offsets
-    validating = np.array(
+def counted(table: StreamedTable, rows: Rows) -> np.ndarray:
+    """How many of ``rows`` each piece of ``table`` holds."""
+    return np.array(
         [
-            int(validation_mask(int(start), int(n), fraction, seed).sum())
-            for start, n in zip(offsets, table.piece_rows, strict=True)
+            int(rows.mask(int(start), int(n)).sum())
+            for start, n in zip(table.offsets, table.piece_rows, strict=True)
         ],
         dtype=np.int64,
     )
-    return validating, table.piece_rows - validating
 
 
 class StreamDataModule(L.LightningDataModule):
@@ -268,11 +259,14 @@ class StreamDataModule(L.LightningDataModule):
     validation_fraction : float
         Share of rows (by the row hash) held out for validation.
     random_state : int
-        Seed of the validation rows and of every epoch's order.
+        Seed of the validation rows (and folds) and of every epoch's order.
     drop_single : bool
         Skip a final training batch of one row.
     buffer_rows : int
         Rows a training buffer gathers before it is shuffled.
+    fold : tuple of (int, int) or None
+        ``(k, n_folds)``: a cross-fitting fold's fit, which leaves out fold
+        ``k``'s rows (:func:`~entembed._streaming.folds_of`).
     """
 
     def __init__(
@@ -284,6 +278,7 @@ class StreamDataModule(L.LightningDataModule):
         random_state: int,
         drop_single: bool = False,
         buffer_rows: int = BUFFER_ROWS,
+        fold: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.table = table
@@ -292,11 +287,14 @@ class StreamDataModule(L.LightningDataModule):
         self.random_state = random_state
         self.drop_single = drop_single
         self.buffer_rows = buffer_rows
-        self.val_rows, self.train_rows = role_rows(
-            table, validation_fraction, random_state
-        )
+        k, n_folds = fold if fold is not None else (None, 0)
+        self.rows = {
+            role: Rows(validation_fraction, random_state, role, k, n_folds)
+            for role in (False, True)  # training, validation
+        }
+        self.counts = {role: counted(table, rows) for role, rows in self.rows.items()}
         if validation_fraction > 0 and not (
-            self.val_rows.sum() and self.train_rows.sum()
+            self.counts[True].sum() and self.counts[False].sum()
         ):
             raise ValueError(
                 f"validation_fraction={validation_fraction} of {table.n_rows} rows "
@@ -304,15 +302,15 @@ class StreamDataModule(L.LightningDataModule):
                 "set validation_fraction=0."
             )
 
-    def _batches(self, rows: np.ndarray, *, train: bool) -> StreamBatches:
+    def _batches(self, *, train: bool) -> StreamBatches:
         trainer = self.trainer
+        role = not train
         return StreamBatches(
             self.table,
-            rows,
+            self.rows[role],
+            self.counts[role],
             train=train,
             batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            split_seed=self.random_state,
             seed=self.random_state + 1,
             rank=trainer.global_rank if trainer is not None and train else 0,
             world_size=trainer.world_size if trainer is not None and train else 1,
@@ -322,10 +320,10 @@ class StreamDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> StreamBatches:
-        return self._batches(self.train_rows, train=True)
+        return self._batches(train=True)
 
     def val_dataloader(self) -> StreamBatches | list:
         # Every process validates on all validation rows, as in memory.
-        if not self.val_rows.sum():
+        if not self.counts[True].sum():
             return []
-        return self._batches(self.val_rows, train=False)
+        return self._batches(train=False)

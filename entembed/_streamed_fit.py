@@ -3,12 +3,13 @@ Parquet file or folder from the command line) read piece by piece.
 
 :func:`begin` reads the table once (:func:`~entembed._streaming.first_pass`)
 and settles what the fit needs before training; :func:`held_out_gains` tests
-the ID-like columns on the validation rows, read again piece by piece. The
-training itself is :func:`entembed._training.fit_streamed`. No torch here.
+the ID-like columns on rows read again piece by piece (the validation rows,
+or a fold's held-out rows, :mod:`entembed._streamed_cross_fit`). The training
+itself is :func:`entembed._training.fit_streamed`. No torch here.
 
 A streamed fit differs from one in memory where a setting needs every row at
-hand: it refuses ``warm_start``, ``shrinkage="auto"`` and cross-fitting, each
-with what to use instead.
+hand: it refuses ``warm_start`` and ``shrinkage="auto"``, each with what to
+use instead.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from sklearn.utils import check_random_state
 
 from ._embedding_dims import resolve_embedding_dims
 from ._id_columns import row_losses
-from ._streaming import RowSource, StreamedTable, dask_source, first_pass
+from ._streaming import Rows, RowSource, StreamedTable, dask_source, first_pass
 from ._training_config import StartingPoint, TrainingConfig, check_memory
 from ._transfer import embedding_frames, transferred_tables
-from ._vocabulary import N_RESERVED_CODES, CategoryVocabulary
+from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE, CategoryVocabulary
 
 
 @dataclass(frozen=True)
@@ -109,56 +110,63 @@ def per_category(table: StreamedTable, j: int) -> float:
 
 
 def held_out_gains(
-    fit: StreamedFit, network, columns: list[int]
-) -> dict[int, tuple[int, float, float]]:
-    """For each of ``columns``: over the validation rows, read piece by piece,
-    the count, mean and standard deviation of how much the column's vectors
-    lower each row's loss against its mean vector over the table's rows (the
-    in-memory test's statistic, :func:`entembed._id_columns.held_out_gains`,
-    without holding the rows)."""
-    from ._stream_data import StreamBatches, role_rows
+    fit: StreamedFit,
+    network,
+    columns: list[int],
+    rows: Rows,
+    counts: list[np.ndarray],
+    seen: list[np.ndarray] | None = None,
+) -> dict[int, np.ndarray]:
+    """For each of ``columns``, the sums that :func:`gain_statistics` reads
+    of how much the column's vectors lower the loss of each of ``rows`` (read
+    piece by piece) against its mean vector over rows of ``counts`` (by
+    column, the rows of each code): the in-memory test's statistic,
+    :func:`entembed._id_columns.held_out_gains`, without holding the rows.
+    ``seen``: by column, the codes ``network`` trained on; the others are
+    read as the unknown code, as the network would serve them."""
+    from ._stream_data import StreamBatches, counted
 
-    table, config = fit.table, fit.config
-    counts = table.vocabulary.code_counts()
+    table, task = fit.table, fit.config.task
     means = {
         j: (counts[j] @ network.tables[j].astype(np.float64) / counts[j].sum()).astype(
             np.float32
         )
         for j in columns
     }
-    validating, _ = role_rows(table, config.validation_fraction, config.seed)
     batches = StreamBatches(
-        table,
-        validating,
-        train=False,
-        batch_size=1 << 16,
-        validation_fraction=config.validation_fraction,
-        split_seed=config.seed,
-        seed=config.seed + 1,
+        table, rows, counted(table, rows), train=False, batch_size=1 << 16, seed=0
     )
     # rows, weight, and the sums of each row's gain and its square, each gain
     # counted by its weight (as the in-memory test weighs them)
     sums = {j: np.zeros(4) for j in columns}
     for batch in batches:
         arrays = {k: v.numpy() for k, v in batch.items()}
-        numeric = arrays.get("numeric", np.zeros((len(arrays["codes"]), 0), np.float32))
-        output, without = network.outputs_without(arrays["codes"], numeric, means)
+        codes = arrays["codes"]
+        if seen is not None:
+            codes = codes.copy()
+            for j, known in enumerate(seen):
+                codes[~known[codes[:, j]], j] = UNKNOWN_CODE
+        numeric = arrays.get("numeric", np.zeros((len(codes), 0), np.float32))
+        output, without = network.outputs_without(codes, numeric, means)
         target = _unscaled(arrays["target"], table)
-        own = row_losses(output, target, config.task)
+        own = row_losses(output, target, task)
         weight = arrays.get("weight", np.ones(len(own)))
         for j in columns:
-            gain = (row_losses(without[j], target, config.task) - own) * weight
+            gain = (row_losses(without[j], target, task) - own) * weight
             sums[j] += [len(gain), weight.sum(), gain.sum(), gain @ gain]
-    out = {}
-    for j, (n, total, first, second) in sums.items():
-        if not total:  # rows of zero weight: nothing to test on
-            out[j] = (0, 0.0, 0.0)
-            continue
-        scale = n / total  # gains over the mean weight
-        mean = first * scale / n
-        variance = max(second * scale**2 / n - mean**2, 0.0)
-        out[j] = (int(n), float(mean), float(np.sqrt(variance)))
-    return out
+    return sums
+
+
+def gain_statistics(sums: np.ndarray) -> tuple[int, float, float]:
+    """The count, mean and standard deviation of rows' gains from the sums
+    :func:`held_out_gains` returns (added up over folds, as they may be)."""
+    n, total, first, second = sums
+    if not total:  # rows of zero weight: nothing to test on
+        return 0, 0.0, 0.0
+    scale = n / total  # gains over the mean weight
+    mean = first * scale / n
+    variance = max(second * scale**2 / n - mean**2, 0.0)
+    return int(n), float(mean), float(np.sqrt(variance))
 
 
 def _unscaled(target: np.ndarray, table: StreamedTable) -> np.ndarray:

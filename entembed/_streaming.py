@@ -283,6 +283,47 @@ def validation_mask(start: int, n_rows: int, fraction: float, seed: int) -> np.n
     return row_uniform(np.arange(start, start + n_rows), seed) < fraction
 
 
+# Folds are drawn from another hash than the validation rows (the seed plus
+# this), so that a fold holds its share of validation rows.
+_FOLD_SALT = 0x5EED
+
+
+def folds_of(start: int, n_rows: int, n_folds: int, seed: int) -> np.ndarray:
+    """The cross-fitting fold (0 to ``n_folds - 1``) of the rows at positions
+    ``start .. start + n_rows``."""
+    uniform = row_uniform(np.arange(start, start + n_rows), seed + _FOLD_SALT)
+    return np.minimum((uniform * n_folds).astype(np.int64), n_folds - 1)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Which rows of the table a pass reads, by their positions' hashes.
+
+    The training rows (``validating=False``) or the validation rows of a
+    fit with ``validation_fraction`` and ``seed``; with ``fold`` of
+    ``n_folds``, only the rows outside that fold (a fold's fit), or with
+    ``held_out``, only the fold's rows, all of them (its held-out rows).
+    """
+
+    validation_fraction: float
+    seed: int
+    validating: bool = False
+    fold: int | None = None
+    n_folds: int = 0
+    held_out: bool = False
+
+    def mask(self, start: int, n_rows: int) -> np.ndarray:
+        """Which of the rows at ``start .. start + n_rows`` the pass reads."""
+        if self.fold is not None:
+            in_fold = folds_of(start, n_rows, self.n_folds, self.seed) == self.fold
+            if self.held_out:
+                return in_fold
+        else:
+            in_fold = np.zeros(n_rows, dtype=bool)
+        validates = validation_mask(start, n_rows, self.validation_fraction, self.seed)
+        return ~in_fold & (validates if self.validating else ~validates)
+
+
 # ------------------------------------------------------------ first pass
 @dataclass(frozen=True)
 class StreamedTable:

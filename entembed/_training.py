@@ -479,11 +479,16 @@ def fit_network(
 
 
 def fit_streamed(
-    config: TrainingConfig, table, start: StartingPoint | None = None
+    config: TrainingConfig,
+    table,
+    start: StartingPoint | None = None,
+    fold: tuple[int, int] | None = None,
 ) -> tuple[NumpyNetwork, list[dict[str, float]]]:
     """:func:`fit_network` on a table read piece by piece
     (:class:`~entembed._streaming.StreamedTable`): its first pass gave the
-    counts and the scalings, and batches are read as training needs them."""
+    counts and the scalings, and batches are read as training needs them.
+    ``fold``: ``(k, n_folds)``, a cross-fitting fold's fit, without fold
+    ``k``'s rows."""
     from ._stream_data import StreamDataModule
 
     def build():
@@ -496,10 +501,12 @@ def fit_streamed(
             validation_fraction=config.validation_fraction,
             random_state=config.seed,
             drop_single=config.batch_norm,
+            fold=fold,
         )
         return module, data
 
     fingerprint = (
+        np.array(fold or (-1, 0)),
         np.frombuffer(
             "\n".join(p.fingerprint for p in table.source.pieces).encode(), np.uint8
         ),

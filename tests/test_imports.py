@@ -36,6 +36,7 @@ TORCH_FREE = {
     "_plots",
     "_predictors",
     "_projector",
+    "_streamed_cross_fit",
     "_streamed_fit",
     "_streaming",
     "_table_files",

@@ -18,11 +18,13 @@ from entembed import (
     load,
 )
 from entembed._cli import main
-from entembed._stream_data import StreamBatches, role_rows
+from entembed._stream_data import StreamBatches, counted
 from entembed._streaming import (
+    Rows,
     StreamError,
     dask_source,
     first_pass,
+    folds_of,
     parquet_source,
     validation_mask,
 )
@@ -126,14 +128,13 @@ def test_validation_rows_are_the_same_on_every_call_and_disjoint_from_training()
 
 
 def _batches(table, *, rank=0, world_size=1, train=True, fraction=0.2, **kwargs):
-    val, training = role_rows(table, fraction, 0)
+    rows = kwargs.pop("rows", Rows(fraction, 0, validating=not train))
     return StreamBatches(
         table,
-        training if train else val,
+        rows,
+        counted(table, rows),
         train=train,
         batch_size=kwargs.pop("batch_size", 64),
-        validation_fraction=fraction,
-        split_seed=0,
         seed=1,
         rank=rank,
         world_size=world_size,
@@ -168,6 +169,16 @@ def test_an_epoch_serves_each_training_row_once_and_no_validation_row(tmp_path):
     np.testing.assert_array_equal(rows(_batches(table, train=False)), validating)
     batches = _batches(table)
     assert not np.array_equal(rows(batches), rows(batches))  # a new order each pass
+    # A fold's fit reads none of its fold's rows; its held-out pass only those.
+    folds = folds_of(0, 1500, 5, 0)
+    for k in range(5):
+        trained = rows(_batches(table, rows=Rows(0.0, 0, fold=k, n_folds=5)))
+        np.testing.assert_array_equal(np.sort(trained), np.flatnonzero(folds != k))
+        held_out = Rows(0.0, 0, fold=k, n_folds=5, held_out=True)
+        np.testing.assert_array_equal(
+            rows(_batches(table, train=False, rows=held_out)),
+            np.flatnonzero(folds == k),
+        )
 
 
 def test_processes_read_disjoint_pieces_and_take_the_same_steps(tmp_path):
@@ -196,7 +207,7 @@ def test_a_final_single_row_batch_is_skipped_for_batch_norm(tmp_path):
     frame = table_with_target(1000)
     folder = write_folder(tmp_path / "t", [frame], row_group_size=300)
     table = streamed_table(parquet_source(folder, "y"))
-    n = int(role_rows(table, 0.2, 0)[1].sum())
+    n = int(counted(table, Rows(0.2, 0)).sum())
     batches = _batches(table, batch_size=n - 1, drop_single=True)
     assert [len(b["target"]) for b in batches] == [n - 1]
 
@@ -236,21 +247,77 @@ def test_a_noise_id_column_is_read_as_constant_as_in_memory():
     assert model.constant_columns_ == ["id"]
 
 
+def id_table(n_rows=3000, signal=True):
+    """A table with an ID-like column of 1,000 ids (3 rows each) whose
+    effect is half the target's spread, or noise."""
+    frame = table_with_target(n_rows)
+    ids = np.random.default_rng(0).integers(0, 1000, n_rows)
+    frame["id"] = [f"u{k}" for k in ids]
+    if signal:
+        frame["y"] += np.random.default_rng(1).normal(size=1000)[ids]
+    return frame
+
+
+def test_the_embedder_cross_fits_a_streamed_table_with_an_id_like_column():
+    frame = id_table()
+    data = dd.from_pandas(frame, npartitions=4)
+    embedder = EntityEmbedder(**FAST, categorical_columns=["c0", "c1", "id"])
+    features = embedder.fit_transform(*_split(data))
+    assert embedder.cv_ == 5 and embedder.constant_columns_ == []
+    assert isinstance(features, dd.DataFrame) and features.npartitions == 4
+    computed = features.compute()
+    assert list(computed.columns) == list(embedder.get_feature_names_out())
+    served = embedder.transform(frame.drop(columns="y"))
+    assert computed.shape == served.shape
+    # The training rows' vectors are out of fold (the id's vector of a row
+    # never learned from it), the served ones the folds' mean.
+    ids = [c for c in computed.columns if c.startswith("id_emb")]
+    block = computed[ids].to_numpy()
+    assert not np.allclose(block, served[:, computed.columns.get_indexer(ids)])
+    np.testing.assert_allclose(computed["x"], frame["x"], rtol=1e-6)
+    # Each row's vector comes from its own fold's tables (folds from the fit's
+    # seed, drawn from random_state as every fit draws it): rows of one id in
+    # one fold share a vector, rows of one id in two folds have two.
+    seed = int(np.random.RandomState(0).randint(2**31 - 1))
+    folds = folds_of(0, len(frame), 5, seed)
+    vectors = pd.DataFrame(block).round(5).astype(str).agg("|".join, axis=1)
+    by_id_and_fold = pd.DataFrame({"id": frame["id"], "fold": folds, "v": vectors})
+    per_group = by_id_and_fold.groupby(["id", "fold"])["v"].nunique()
+    assert (per_group == 1).all()
+    per_id = by_id_and_fold.groupby("id").agg(
+        folds=("fold", "nunique"), v=("v", "nunique")
+    )
+    assert (per_id["v"] == per_id["folds"]).mean() > 0.95, per_id
+
+
+def test_a_noise_id_like_column_fails_the_folds_test_and_serves_its_mean():
+    data = dd.from_pandas(id_table(signal=False), npartitions=3)
+    embedder = EntityEmbedder(**FAST, categorical_columns=["c0", "c1", "id"])
+    features = embedder.fit_transform(*_split(data))
+    assert embedder.constant_columns_ == ["id"] and embedder.cv_ is None
+    ids = [c for c in features.columns if c.startswith("id_emb")]
+    values = features[ids].compute().to_numpy()
+    assert (values == values[0]).all()  # one vector for every row
+
+
 def test_settings_a_streamed_fit_cannot_honour_are_refused_with_what_to_use():
     frame = table_with_target(600)
-    frame["id"] = [f"u{k}" for k in range(600)]
     data = dd.from_pandas(frame, npartitions=2)
+    from sklearn.model_selection import KFold
+
     with pytest.raises(
         ValueError,
-        match=r"cv='auto' would cross-fit: 'id' \(1\.0 "
-        r"rows per category\) is ID-like.*Pass cv=None",
+        match=r"takes a number of folds \(or 'auto'\), "
+        r"not a splitter. Pass cv=5",
     ):
-        EntityEmbedder(**FAST).fit(*_split(data))
-    with pytest.raises(ValueError, match=r"cv=3: a streamed fit does not cross-fit"):
-        EntityEmbedder(**FAST, cv=3).fit(*_split(data))
+        EntityEmbedder(**FAST, cv=KFold(3)).fit(*_split(data))
     with pytest.raises(ValueError, match=r"shrinkage='auto'.*Pass a number"):
         EntityEmbeddingRegressor(**FAST, shrinkage="auto").fit(*_split(data))
-    with pytest.raises(ValueError, match=r"append_prediction=True serves out-of-fold"):
+    with pytest.raises(
+        ValueError,
+        match=r"append_prediction=True on a Dask "
+        r"DataFrame would serve in-sample predictions",
+    ):
         EntityEmbedder(**FAST, cv=None, append_prediction=True).fit_transform(
             *_split(data)
         )
