@@ -229,13 +229,7 @@ def finish_embedder(
             tables, fold_tables = crossed.mean_tables(), crossed.fold_tables
         else:
             n_folds = None
-    for j in constant:  # one vector: its mean over the rows
-        mean = (counts[j] @ tables[j].astype(np.float64) / counts[j].sum()).astype(
-            np.float32
-        )
-        tables[j] = np.tile(mean, (len(tables[j]), 1))
-        for fold in fold_tables or []:
-            fold[j] = tables[j]
+    _constant(tables, fold_tables, constant, counts)
     if fold_tables is None:
         spreads = spreads_by_counts(tables, counts)
     else:
@@ -255,6 +249,17 @@ def finish_embedder(
         feature_scales=factors,
     )
     return done, fold_tables
+
+
+def _constant(tables, fold_tables, columns: list[int], counts) -> None:
+    """Make each of ``columns`` one vector, in the served tables and every
+    fold's: its mean over the table's rows (``counts``: the rows of each
+    code)."""
+    for j in columns:
+        mean = counts[j] @ tables[j].astype(np.float64) / counts[j].sum()
+        tables[j] = np.tile(mean.astype(np.float32), (len(tables[j]), 1))
+        for fold in fold_tables or []:
+            fold[j] = tables[j]
 
 
 def _auto_story(table: StreamedTable, judged: list[int]) -> str:

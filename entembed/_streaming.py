@@ -405,7 +405,7 @@ def first_pass(
     )
     categorical, numeric = selection.categorical, selection.numeric
     kind = _task_of(_target_values(first[source.target], _label(source, 0)), task)
-    moments, target_moments = _Moments(len(numeric)), _Moments(1)
+    numbers, target = _Moments(len(numeric)), _Moments(1)
     rows: list[int] = []
     labels: set = set()
     pending = [first]  # read already; then each piece in turn
@@ -416,12 +416,9 @@ def first_pass(
         values = _target_values(frame[source.target], piece.label)
         if len(frame):
             vocabulary.partial_fit(frame[categorical])
-            if numeric:
-                array = numeric_array(frame, numeric)
-                _named_errors(check_finite_numeric, piece.label, array, numeric)
-                moments.add(array)
+            _count_numbers(frame, numeric, piece.label, numbers)
             if kind == "regression":
-                target_moments.add(_float_target(values, piece.label)[:, None])
+                target.add(_float_target(values, piece.label)[:, None])
             else:
                 labels.update(pd.unique(values).tolist())
         if source.weight is not None:
@@ -430,10 +427,10 @@ def first_pass(
     if not sum(rows):
         raise StreamError(f"{source.description} has no rows")
     task, classes, n_outputs = _classes(kind, labels, task)
-    mean, scale = moments.standardisation()
-    target_mean = target_scale = None
-    if task == "regression":
-        target_mean, target_scale = target_moments.standardisation()
+    mean, scale = numbers.standardisation()
+    target_mean, target_scale = (
+        target.standardisation() if task == "regression" else (None, None)
+    )
     return StreamedTable(
         source=source,
         categorical=list(categorical),
@@ -450,6 +447,15 @@ def first_pass(
         numeric_mean=mean,
         numeric_scale=scale,
     )
+
+
+def _count_numbers(frame, numeric: list[str], label: str, moments) -> None:
+    """Add a piece's numeric columns to their moments (a missing or infinite
+    value raises, naming the piece and the column)."""
+    if numeric:
+        array = numeric_array(frame, numeric)
+        _named_errors(check_finite_numeric, label, array, numeric)
+        moments.add(array)
 
 
 class _Moments:
