@@ -227,6 +227,24 @@ def test_the_embedder_fit_transform_returns_lazy_features_of_every_row():
     assert embedder.cv_ is None
 
 
+def test_sample_weights_stream_beside_the_rows():
+    frame = table_with_target(1200)
+    data = dd.from_pandas(frame, npartitions=3)
+    X, y = _split(data)
+    plain = EntityEmbeddingRegressor(**FAST).fit(X, y)
+    # The loss is the weighted mean: weights of 2 everywhere train the same.
+    doubled = EntityEmbeddingRegressor(**FAST).fit(X, y, sample_weight=y * 0 + 2.0)
+    for a, b in zip(plain.network_.tables, doubled.network_.tables, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    negative = (y * 0 + 1.0).where(data["c0"] != "kc0_0", -1.0)
+    with pytest.raises(
+        StreamError,
+        match=r"partition \d has sample weights that "
+        r"are missing, infinite or negative",
+    ):
+        EntityEmbeddingRegressor(**FAST).fit(X, y, sample_weight=negative)
+
+
 def test_the_classifier_streams_labels_and_saves(tmp_path):
     frame = table_with_target(1500)
     frame["y"] = np.where(frame.y > frame.y.median(), "high", "low")
