@@ -263,6 +263,7 @@ def render() -> None:
         "target, the frame it is read into) needs more than this machine's "
         "24 GiB.",
         "",
+        *[f"{note}\n" for note in results.get("notes", [])],
         f"## Score at {SCORE_SIZE:,} rows",
         "",
         f"The same table and seeds, {SCORE_EPOCHS} epochs, R² of the network on "

@@ -316,11 +316,18 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         target = prepare_target(y, self._target_task())
         vocabulary = CategoryVocabulary(**self._vocabulary_params())
         codes = vocabulary.fit_transform(categories)
-        columns = list(categories.columns)
+        dims, start = self._fresh_tables(
+            vocabulary, list(categories.columns), len(codes)
+        )
+        return target, vocabulary, codes, dims, start, []
+
+    def _fresh_tables(self, vocabulary, columns: list[str], n_rows: int):
+        """The widths of a fresh fit's tables (``embedding_dims`` for this
+        vocabulary and these rows), and the tables ``init_embeddings`` gives."""
         dims = resolve_embedding_dims(
             self.embedding_dims,
             dict(zip(columns, vocabulary.cardinalities_, strict=True)),
-            n_rows=len(codes),
+            n_rows=n_rows,
         )
         start = transferred_tables(
             embedding_frames(self.init_embeddings),
@@ -330,7 +337,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             embedding_dims=self.embedding_dims,
             freeze=self.freeze_embeddings,
         )
-        return target, vocabulary, codes, dims, start, []
+        return dims, start
 
     def _continued_start(self, categories: pd.DataFrame, y):
         """A warm start: the fitted vocabulary extended by new categories, the

@@ -94,18 +94,8 @@ def cross_fitted_embeddings(
     """
     from ._training import fit_network
 
-    config, codes, target = encoded.config, encoded.codes, encoded.target.values
-    if epochs is not None:
-        # The full fit already found how long to train: the folds need no
-        # validation rows to find it again (a quarter to a third fewer epochs,
-        # and a tenth more rows to learn from).
-        config = replace(
-            config,
-            max_epochs=epochs,
-            validation_fraction=0.0,
-            patience=None,
-            schedule_epochs=config.schedule_epochs or config.max_epochs,
-        )
+    config = fold_config(encoded.config, epochs)
+    codes, target = encoded.codes, encoded.target.values
     splitter = _splitter(cv, config, target)
     weight = encoded.sample_weight
     served = _FoldMean(tables, len(codes))
@@ -148,6 +138,23 @@ def cross_fitted_embeddings(
     for waited in waiting:
         served.add(*waited, codes)
     return CrossFit(served.features, predictions, served.mean_tables(), gains)
+
+
+def fold_config(config, epochs: int | None):
+    """The settings each fold trains with: the full fit's, for the ``epochs``
+    it took to its best validation loss, with no validation rows and no early
+    stopping (None: the full fit's settings). The full fit already found how
+    long to train: the folds need no validation rows to find it again (a
+    quarter to a third fewer epochs, and a tenth more rows to learn from)."""
+    if epochs is None:
+        return config
+    return replace(
+        config,
+        max_epochs=epochs,
+        validation_fraction=0.0,
+        patience=None,
+        schedule_epochs=config.schedule_epochs or config.max_epochs,
+    )
 
 
 def _on_held_out_rows(fold, encoded, train, test, predictions, gains):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ._cross_fit import AUTO_FOLDS, procrustes_rotation
+from ._cross_fit import AUTO_FOLDS, fold_config, procrustes_rotation
 from ._dataframe import numeric_array
 from ._embedder_fit import EmbedderFit
 from ._streamed_fit import (
@@ -87,15 +87,7 @@ def cross_fit(
     the folds' held-out rows."""
     from ._training import fit_streamed
 
-    config = fit.config
-    if epochs is not None:
-        config = replace(
-            config,
-            max_epochs=epochs,
-            validation_fraction=0.0,
-            patience=None,
-            schedule_epochs=config.schedule_epochs or config.max_epochs,
-        )
+    config = fold_config(fit.config, epochs)
     counts = fold_counts(fit.table, n_folds, config.seed)
     totals = [c.sum(axis=0) for c in counts]
     fold_tables, sums = [], {j: np.zeros(4) for j in judged}

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._embedding_dims import resolve_embedding_dims
 from ._id_columns import row_losses
 from ._streaming import Rows, RowSource, StreamedTable, dask_source, first_pass
 from ._training_config import StartingPoint, TrainingConfig, check_memory
-from ._transfer import embedding_frames, transferred_tables
 from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE, CategoryVocabulary
 
 
@@ -51,19 +49,7 @@ def begin(estimator, X, y, sample_weight=None) -> StreamedFit:
         task=estimator._target_task(),
     )
     columns, vocabulary = table.categorical, table.vocabulary
-    dims = resolve_embedding_dims(
-        estimator.embedding_dims,
-        dict(zip(columns, vocabulary.cardinalities_, strict=True)),
-        n_rows=table.n_rows,
-    )
-    start = transferred_tables(
-        embedding_frames(estimator.init_embeddings),
-        vocabulary,
-        columns,
-        dims,
-        embedding_dims=estimator.embedding_dims,
-        freeze=estimator.freeze_embeddings,
-    )
+    dims, start = estimator._fresh_tables(vocabulary, columns, table.n_rows)
     config = TrainingConfig.from_params(
         estimator.get_params(),
         task=table.task,
