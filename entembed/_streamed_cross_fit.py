@@ -259,7 +259,9 @@ def _auto_story(table: StreamedTable, judged: list[int]) -> str:
     if not judged:
         return (
             "cv='auto' serves in-sample features (one streamed fit): no "
-            "embedded column is ID-like."
+            "embedded column is ID-like (the test of columns that memorise, "
+            "10 to 50 rows per category, needs the rows in memory and is not "
+            "run on a streamed fit)."
         )
     named = ", ".join(
         f"{table.categorical[j]!r} ({per_category(table, j):.1f} training rows "

@@ -213,11 +213,16 @@ def test_a_final_single_row_batch_is_skipped_for_batch_norm(tmp_path):
 
 
 # --------------------------------------------------------------- estimators
-def test_the_embedder_fit_transform_returns_lazy_features_of_every_row():
+def test_the_embedder_fit_transform_returns_lazy_features_of_every_row(capsys):
     frame = table_with_target(1500)
     data = dd.from_pandas(frame, npartitions=3)
-    embedder = EntityEmbedder(**FAST, categorical_columns=["c0", "c1"])
+    embedder = EntityEmbedder(**FAST, categorical_columns=["c0", "c1"], verbose=1)
     features = embedder.fit_transform(*_split(data))
+    assert (
+        "cv='auto' serves in-sample features (one streamed fit): no embedded "
+        "column is ID-like (the test of columns that memorise, 10 to 50 rows per "
+        "category, needs the rows in memory and is not run on a streamed fit)."
+    ) in capsys.readouterr().err
     assert isinstance(features, dd.DataFrame)
     computed = features.compute()
     assert len(computed) == 1500 and embedder.passthrough_columns_ == ["x"]
