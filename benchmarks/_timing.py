@@ -86,7 +86,7 @@ def write(name: str, text: str) -> Path:
 def run_in_fresh_process(script: str, *args: str) -> dict:
     """Run ``script --worker ARGS`` in a new process on one thread; its result.
 
-    A fresh process per measurement makes peak memory (ru_maxrss) its own.
+    A fresh process per measurement makes peak memory (peak_rss_mb) its own.
     The worker prints one JSON object as its last line.
     """
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -95,16 +95,24 @@ def run_in_fresh_process(script: str, *args: str) -> dict:
         capture_output=True,
         text=True,
         env=env,
-        check=True,
+        check=False,
     )
+    if out.returncode:  # the worker's own error, not only its exit status
+        raise RuntimeError(f"{script} {' '.join(args)}:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB."""
-    import resource
+    """This process's peak resident memory so far, in MB: its own (VmHWM),
+    where ``ru_maxrss`` would carry over its parent's peak at the fork."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(row for row in status if row.startswith("VmHWM"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):  # not Linux
+        import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_mb() -> float:

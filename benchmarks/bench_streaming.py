@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import CARDINALITIES
+from _timing import CARDINALITIES, peak_rss_mb
 
 ROW_GROUP = 250_000
 FILE_ROWS = 10_000_000
@@ -106,38 +106,19 @@ def worker(mode: str, folder: str, epochs: int, seed: int, test: str) -> dict:
         data = dd.read_parquet(folder, split_row_groups=True)
         model.fit(data.drop(columns="y"), data["y"])
     seconds = time.perf_counter() - start
-    out = {"seconds": seconds, "peak_mb": _peak_mb(), "epochs": len(model.history_)}
+    out = {"seconds": seconds, "peak_mb": peak_rss_mb(), "epochs": len(model.history_)}
     if test:
         held_out = pd.read_parquet(test)
         out["r2"] = float(model.score(held_out.drop(columns="y"), held_out["y"]))
     return out
 
 
-def _peak_mb() -> float:
-    """This process's peak resident memory (VmHWM: its own, not the parent's
-    at the fork, which ru_maxrss would report)."""
-    with open("/proc/self/status") as status:
-        line = next(row for row in status if row.startswith("VmHWM"))
-    return int(line.split()[1]) / 1024
-
-
 def run(mode: str, folder: Path, epochs: int, seed: int, test: Path | None) -> dict:
-    import os
-    import subprocess
-    import sys
+    """One fit in a fresh process on one thread (its peak memory its own)."""
+    from _timing import run_in_fresh_process
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = [mode, str(folder), str(epochs), str(seed), str(test or "")]
-    result = subprocess.run(
-        [sys.executable, __file__, "--worker", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if result.returncode:
-        raise RuntimeError(result.stderr[-3000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_fresh_process(__file__, *args)
 
 
 RESULTS_JSON = "streaming.json"
