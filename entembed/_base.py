@@ -29,6 +29,7 @@ from ._embedding_dims import resolve_embedding_dims
 from ._fitted_tables import FittedTables
 from ._numpy_network import NumpyNetwork
 from ._persistence import decode_values, encode_values, jsonable_params, save
+from ._string_features import KINDS, StringHashing, choose_hashing, code_pieces
 from ._target import Target, as_target_array, prepare_target, target_with_classes
 from ._training_config import StartingPoint, TrainingConfig, check_memory
 from ._transfer import (
@@ -37,7 +38,7 @@ from ._transfer import (
     transferred_tables,
     warm_start_point,
 )
-from ._vocabulary import CategoryVocabulary
+from ._vocabulary import UNKNOWN_CODE, CategoryVocabulary
 
 
 def streams(X) -> bool:
@@ -101,6 +102,7 @@ class EncodedTable:
     numeric_columns: list[str]
     embedding_dims: dict[str, int]
     has_names: bool
+    string_features: dict[str, StringHashing]
     history_before: list[dict] = field(default_factory=list)
 
 
@@ -121,6 +123,9 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         "hidden_units": ["array-like"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
+        "string_features": [StrOptions({"auto", "none", *KINDS}), dict],
+        "string_buckets": [Interval(Integral, 1, None, closed="left")],
+        "string_ngram_range": ["array-like"],
         **CategoryVocabulary._parameter_constraints,
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -162,6 +167,9 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         hidden_units=(256, 128),
         dropout=0.0,
         batch_norm=False,
+        string_features="auto",
+        string_buckets=16_384,
+        string_ngram_range=(3, 5),
         min_frequency=None,
         max_categories=None,
         handle_unknown="ignore",
@@ -200,6 +208,9 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.batch_norm = batch_norm
+        self.string_features = string_features
+        self.string_buckets = string_buckets
+        self.string_ngram_range = string_ngram_range
         self.min_frequency = min_frequency
         self.max_categories = max_categories
         self.handle_unknown = handle_unknown
@@ -279,6 +290,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         else:
             begun = self._fresh_start(frame[categorical], y)
         target, vocabulary, codes, dims, start, before = begun
+        hashing, pieces = self._string_pieces(vocabulary, categorical)
         config = TrainingConfig.from_params(
             self.get_params(),
             task=target.task,
@@ -288,6 +300,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             numeric_columns=numeric,
             seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
             table_names=categorical,
+            pieces=pieces,
         )
         check_memory(config, len(codes))
         return EncodedTable(
@@ -302,8 +315,24 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             numeric_columns=numeric,
             embedding_dims=dims,
             has_names=has_names,
+            string_features=hashing,
             history_before=before,
         )
+
+    def _string_pieces(self, vocabulary, columns: list[str]):
+        """The columns cut into pieces of text with their hashing, and by
+        column the pieces of each code (``string_features``)."""
+        if self._continues():  # the fitted hashing, which the network learned
+            hashing = dict(self.string_features_)
+        else:
+            hashing = choose_hashing(
+                self.string_features,
+                columns,
+                vocabulary.categories_,
+                self.string_ngram_range,
+                self.string_buckets,
+            )
+        return hashing, code_pieces(hashing, columns, vocabulary.categories_)
 
     def _vocabulary_params(self) -> dict:
         return {
@@ -353,7 +382,8 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         vocabulary = copy.deepcopy(self.vocabulary_)
         vocabulary.set_params(**self._vocabulary_params())
         codes = vocabulary.extend(categories).transform(categories)
-        start = warm_start_point(self.network_, vocabulary)
+        _, pieces = self._string_pieces(vocabulary, list(categories.columns))
+        start = warm_start_point(self.network_, vocabulary, pieces)
         before = self.history_.to_dict("records")
         return target, vocabulary, codes, dict(self.embedding_dims_), start, before
 
@@ -383,6 +413,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             columns=list(encoded.frame.columns),
             has_names=encoded.has_names,
             classes=encoded.target.classes,
+            string_features=encoded.string_features,
         )
         self.constant_columns_ = list(constant)
         for name, value in more.items():
@@ -426,6 +457,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             columns=table.columns,
             has_names=True,
             classes=table.classes,
+            string_features=fit.string_features,
         )
         self.constant_columns_ = list(constant)
         return fit
@@ -463,8 +495,10 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         columns: list[str],
         has_names: bool,
         classes: np.ndarray | None = None,
+        string_features: dict[str, StringHashing] | None = None,
     ) -> None:
         """The fitted state every estimator shares, from fit and from load."""
+        self.string_features_ = dict(string_features or {})
         self.vocabulary_ = vocabulary
         self.network_ = network
         self.task_ = task
@@ -516,6 +550,9 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             "vocabulary": vocabulary,
             "layers": layers,
             "constant_columns": self.constant_columns_,
+            "string_features": {
+                c: h.to_dict() for c, h in self.string_features_.items()
+            },
         }
         return meta, {**arrays, **network_arrays}
 
@@ -523,8 +560,11 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
     def _from_state(cls, meta: dict, arrays: dict):
         """The fitted estimator that :meth:`_export_state` described."""
         params = dict(meta["params"])
-        if "hidden_units" in params:
-            params["hidden_units"] = tuple(params["hidden_units"])
+        # A file saved before string features: its fit cut no column.
+        params.setdefault("string_features", "none")
+        for name in ("hidden_units", "string_ngram_range"):
+            if name in params:
+                params[name] = tuple(params[name])
         estimator = cls(**params)
         estimator._validate_params()
         columns = meta["categorical_columns"]
@@ -557,6 +597,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             columns=meta["columns"],
             has_names=meta["has_feature_names"],
             classes=None if meta["classes"] is None else decode_values(meta["classes"]),
+            string_features=_hashing_of(meta.get("string_features"), columns, network),
         )
         constant = meta["constant_columns"]
         if not isinstance(constant, list) or not all(
@@ -566,9 +607,32 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         estimator.constant_columns_ = list(constant)
         return estimator
 
-    def _codes(self, X, extra: Sequence[str] = ()) -> tuple[np.ndarray, pd.DataFrame]:
+    def _codes(self, X, extra: Sequence[str] = ()):
+        """The rows' codes, the matched frame, and the vectors of strings fit
+        never kept (:meth:`_unseen`)."""
         frame = self._match(X, [*self.categorical_columns_, *extra])
-        return self.vocabulary_.transform(frame), frame
+        codes = self.vocabulary_.transform(frame)
+        return codes, frame, self._unseen(codes, frame)
+
+    def _unseen(self, codes: np.ndarray, frame: pd.DataFrame) -> dict:
+        """By index of a column cut into pieces of text: the rows whose string
+        fit never kept (unseen, or rare), and their vectors composed from
+        their pieces (the unknown vector plus their pieces' mean)."""
+        found = {}
+        pieces = self.network_.pieces or []
+        for j, column in enumerate(self.categorical_columns_):
+            hashing = self.string_features_.get(column)
+            if hashing is None or j >= len(pieces) or pieces[j] is None:
+                continue
+            rows = np.flatnonzero(codes[:, j] == UNKNOWN_CODE)
+            values = frame[column].to_numpy(dtype=object)[rows]
+            present = ~pd.isna(values)
+            if present.any():
+                rows = rows[present]
+                inverse, uniques = pd.factorize(values[present])
+                vectors = self.network_.unseen_vectors(j, *hashing.pieces(uniques))
+                found[j] = (rows, vectors[inverse])
+        return found
 
     def save(self, path) -> None:
         """Save the fitted estimator in the safe format read by ``entembed.load``.
@@ -579,3 +643,16 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             Where to write the ``.npz`` file.
         """
         save(self, path)
+
+
+def _hashing_of(state, columns: list[str], network: NumpyNetwork) -> dict:
+    """A saved model's ``string_features_``, checked against its network."""
+    hashing = {c: StringHashing.from_dict(h) for c, h in (state or {}).items()}
+    pieces = network.pieces or [None] * len(columns)
+    for j, column in enumerate(columns):
+        table = pieces[j]  # None where cut but served constant
+        if table is not None and (
+            column not in hashing or table.shape[0] != hashing[column].n_buckets
+        ):
+            raise ValueError(f"the pieces of {column!r} disagree with its hashing")
+    return hashing

@@ -108,6 +108,7 @@ def estimator_params(args) -> dict:
         "task": getattr(args, "task", None),
         "cv": getattr(args, "cv", None),
         "embedding_dims": None if dims is None else _value(dims),
+        "string_features": getattr(args, "string_features", None),
         "checkpoint_dir": getattr(args, "checkpoint_dir", None),
         "accelerator": getattr(args, "accelerator", None),
         "devices": getattr(args, "devices", None),
@@ -370,7 +371,9 @@ def cmd_compare(args) -> None:
             f.write(text)
 
 
-def _write_map(model, column: str, path, n_labels: int, quiet: bool) -> None:
+def _write_map(
+    model, column: str, path, n_labels: int, quiet: bool, strings=()
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -378,7 +381,7 @@ def _write_map(model, column: str, path, n_labels: int, quiet: bool) -> None:
 
     from ._plots import embedding_map
 
-    ax = embedding_map(model, column, n_labels=n_labels)
+    ax = embedding_map(model, column, n_labels=n_labels, strings=strings)
     with atomic_path(path) as temporary:
         ax.figure.savefig(temporary, dpi=120, bbox_inches="tight", format="png")
     plt.close(ax.figure)
@@ -391,7 +394,7 @@ def cmd_plot(args) -> None:
 
     check_output(args.out, args.model)
     model = _load_model(args.model, load)
-    _write_map(model, args.column, args.out, args.labels, args.quiet)
+    _write_map(model, args.column, args.out, args.labels, args.quiet, args.strings)
 
 
 def cmd_export(args) -> None:

@@ -52,6 +52,17 @@ def _model_options(parser) -> None:
         "most a few per training row of a category), or one number for all",
     )
     parser.add_argument(
+        "--string-features",
+        choices=["auto", "none", "char", "word"],
+        default=None,
+        help="cut categories' text into pieces, whose learned vectors are "
+        "added to each category's own, so that near-identical strings share "
+        "most of theirs and a new string gets one: char (character n-grams), "
+        "word (word tokens), none, or auto (char for text columns of at "
+        "least 100 categories; the default). The model keeps the hashing; "
+        "--param string_buckets=N and string_ngram_range=[3,5] set it",
+    )
+    parser.add_argument(
         "--checkpoint-dir",
         metavar="DIR",
         help="checkpoint every epoch here; rerun the same command to resume "
@@ -229,6 +240,15 @@ def _add_plot(sub) -> None:
         default=40,
         help="label at most this many categories, the most frequent first, "
         "skipping labels that would overlap (default: 40)",
+    )
+    plot.add_argument(
+        "--strings",
+        nargs="+",
+        default=(),
+        metavar="S",
+        help="place these strings on the map too, by the vectors the model "
+        "serves them (new strings composed from their pieces, in a column "
+        "cut into pieces of text)",
     )
     _quiet_option(plot)
 

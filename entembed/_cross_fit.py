@@ -124,7 +124,9 @@ def cross_fitted_embeddings(
             None if weight is None else weight[train],
             encoded.start,
         )
-        waiting.append((fold.tables, train, test))
+        seen = [_seen(codes[train, j], len(t)) for j, t in enumerate(fold.tables)]
+        fold = as_the_fold_serves(fold, seen, config.pieces)
+        waiting.append((fold.tables, seen, test))
         if not gains:
             served.add(*waiting.pop(), codes)
         if predict or gains:
@@ -162,7 +164,7 @@ def _on_held_out_rows(fold, encoded, train, test, predictions, gains):
     and ``gains`` (by column) from the ``fold`` model, which saw only the
     ``train`` rows' categories; return ``predictions``."""
     codes, task = encoded.codes, encoded.config.task
-    held_out = _as_the_fold_saw(codes[train], codes[test])
+    held_out = codes[test]
     if predictions is not None:
         predictions[test] = output_columns(
             fold.forward(held_out, encoded.numeric[test]), task
@@ -204,10 +206,10 @@ class _FoldMean:
         self.sums = [np.zeros(t.shape, np.float64) for t in tables]
         self.n_folds = 0
 
-    def add(self, fold_tables, train, test, codes) -> None:
-        rotated = _rotated(self.tables, fold_tables, codes[train])
-        self.features[test] = _embed(rotated, codes[test])
-        for total, table in zip(self.sums, rotated, strict=True):
+    def add(self, fold_tables, seen, test, codes) -> None:
+        turned = rotated(self.tables, fold_tables, seen)
+        self.features[test] = _embed(turned, codes[test])
+        for total, table in zip(self.sums, turned, strict=True):
             total += table
         self.n_folds += 1
 
@@ -223,33 +225,37 @@ def _seen(train_column: np.ndarray, size: int) -> np.ndarray:
     return seen
 
 
-def _as_the_fold_saw(train_codes: np.ndarray, test_codes: np.ndarray) -> np.ndarray:
-    """Held-out codes, those of categories the fold never trained on made
-    unknown: the fold serves them as ``transform`` serves new categories."""
-    test_codes = test_codes.copy()
-    for j in range(test_codes.shape[1]):
-        column = test_codes[:, j]
-        size = max(train_codes[:, j].max(), column.max(), N_RESERVED_CODES - 1) + 1
-        column[~_seen(train_codes[:, j], size)[column]] = UNKNOWN_CODE
-    return test_codes
+def as_the_fold_serves(fold, seen: list[np.ndarray], pieces=()):
+    """The ``fold`` network with the categories it never trained on (by
+    column, ``seen`` is False) served as ``transform`` serves new ones: the
+    unknown vector, plus the mean of their pieces' vectors in a column cut
+    into pieces of text (``pieces``: by column, its
+    :class:`~entembed._string_features.CodePieces` or None)."""
+    tables = []
+    for j, table in enumerate(fold.tables):
+        unseen = np.flatnonzero(~seen[j])
+        table = table.copy()
+        found = pieces[j] if j < len(pieces) else None
+        if found is None or fold.pieces is None or fold.pieces[j] is None:
+            table[unseen] = table[UNKNOWN_CODE]
+        elif len(unseen):
+            table[unseen] = fold.unseen_vectors(j, *found.rows(unseen))
+        tables.append(table)
+    return replace(fold, tables=tables)
 
 
-def _rotated(tables, fold_tables, train_codes) -> list[np.ndarray]:
-    """The fold model's tables in the full model's axes, as the fold serves
-    them: categories it never saw read its unknown vector, as new categories
-    do in ``transform``.
+def rotated(tables, fold_tables, seen) -> list[np.ndarray]:
+    """The fold model's tables (as it serves them, :func:`as_the_fold_serves`)
+    in the full model's axes.
 
     An orthogonal rotation fitted on the rows the fold trained (the categories
     it saw and the reserved rows) absorbs what orientation the two trainings
     still differ by, without changing the fold's geometry.
     """
-    rotated = []
-    for j, (table, fold_table) in enumerate(zip(tables, fold_tables, strict=True)):
-        seen = _seen(train_codes[:, j], len(table))
-        turned = fold_table @ procrustes_rotation(fold_table[seen], table[seen])
-        turned[~seen] = turned[UNKNOWN_CODE]
-        rotated.append(turned)
-    return rotated
+    return [
+        fold_table @ procrustes_rotation(fold_table[known], table[known])
+        for table, fold_table, known in zip(tables, fold_tables, seen, strict=True)
+    ]
 
 
 def _embed(tables, codes) -> np.ndarray:

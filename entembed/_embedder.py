@@ -123,6 +123,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         hidden_units=(256, 128),
         dropout=0.0,
         batch_norm=False,
+        string_features="auto",
+        string_buckets=16_384,
+        string_ngram_range=(3, 5),
         min_frequency=None,
         max_categories=None,
         handle_unknown="ignore",
@@ -162,6 +165,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             hidden_units=hidden_units,
             dropout=dropout,
             batch_norm=batch_norm,
+            string_features=string_features,
+            string_buckets=string_buckets,
+            string_ngram_range=string_ngram_range,
             min_frequency=min_frequency,
             max_categories=max_categories,
             handle_unknown=handle_unknown,
@@ -245,7 +251,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         )
         if not features:
             return None
-        out = self._features(encoded.codes, encoded.frame)
+        unseen = self._unseen(encoded.codes, encoded.frame)  # rare strings
+        out = self._features(encoded.codes, encoded.frame, unseen)
         if done.embeddings is not None:
             out[:, : done.embeddings.shape[1]] = done.embeddings
         if done.predictions is not None:
@@ -351,13 +358,13 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         needed = [*self.passthrough_columns_]
         if self.append_prediction:
             needed += [c for c in self.numeric_columns_ if c not in needed]
-        codes, frame = self._codes(X, needed)
-        out = self._features(codes, frame)
+        codes, frame, unseen = self._codes(X, needed)
+        out = self._features(codes, frame, unseen)
         if self.append_prediction:
             numeric = numeric_array(frame, self.numeric_columns_)
             check_finite_numeric(numeric, self.numeric_columns_)
             out[:, self._prediction_block] = output_columns(
-                self.network_.forward(codes, numeric), self.task_
+                self.network_.forward(codes, numeric, unseen), self.task_
             )
         return out
 
@@ -368,13 +375,15 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         n = self.network_.n_outputs if self.append_prediction else 0
         return slice(width, width + n)
 
-    def _features(self, codes: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    def _features(
+        self, codes: np.ndarray, frame: pd.DataFrame, unseen=None
+    ) -> np.ndarray:
         """Embeddings, room for the prediction, passed-through columns."""
         after = self._prediction_block.stop
         out = np.empty(
             (len(codes), after + len(self.passthrough_columns_)), dtype=np.float32
         )
-        self.network_.embed(codes, out)
+        self.network_.embed(codes, out, unseen)
         if self.passthrough_columns_:
             out[:, after:] = numeric_array(frame, self.passthrough_columns_)
         return out

@@ -99,7 +99,10 @@ def fit_embedder(
                 starts = np.cumsum([0, *network.widths])
                 for j in constant:
                     embeddings[:, starts[j] : starts[j + 1]] = tables[j][0]
-            network = replace(network, tables=tables)
+            pieces = network.pieces and [
+                None if j in constant else p for j, p in enumerate(network.pieces)
+            ]
+            network = replace(network, tables=tables, pieces=pieces)
     served = embeddings if fold_mean else None  # the out-of-fold vectors served
     factors = _scales(network, encoded, served, feature_scale)
     if feature_scale is not None:

@@ -103,6 +103,46 @@ class FittedTables:
             )
         return self.categorical_columns_.index(column)
 
+    def _composed(self, j: int, column: str, category) -> np.ndarray:
+        """The vector a string never seen in fit gets from its pieces, or an
+        error where the column is not cut into pieces."""
+        hashing = getattr(self, "string_features_", {}).get(column)
+        pieces = self.network_.pieces
+        if hashing is None or pieces is None or pieces[j] is None:
+            raise ValueError(
+                f"Category {category!r} has no vector of its own in column "
+                f"{column!r}: it was not seen in fit, or was grouped as rare into the "
+                "unknown code. Fit with string_features='char' to compose vectors "
+                "of new strings from their pieces."
+            )
+        vector = self.network_.unseen_vectors(j, *hashing.pieces([category]))
+        return vector[0].astype(np.float64)
+
+    def served_vector(self, column: str, category) -> np.ndarray:
+        """The vector ``transform`` serves ``category`` in ``column``.
+
+        Parameters
+        ----------
+        column : str
+            An embedded column.
+        category : object
+            One of its kept categories, or, in a column cut into pieces of
+            text (``string_features_``), any string: one never seen in fit
+            gets its composed vector (the unknown vector plus the mean of its
+            pieces' vectors).
+
+        Returns
+        -------
+        ndarray of shape (width,), float64
+            The vector, as a row of ``transform``'s output holds it.
+        """
+        j = self._embedded_column(column)
+        categories = self.vocabulary_.categories_[j]
+        matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)
+        if len(matches):
+            return self.network_.tables[j][2 + matches[0]].astype(np.float64)
+        return self._composed(j, column, category)
+
     def most_similar(self, column: str, category, k: int = 5) -> pd.Series:
         """The ``k`` categories of ``column`` nearest to ``category`` (cosine).
 
@@ -111,7 +151,9 @@ class FittedTables:
         column : str
             An embedded column.
         category : object
-            One of its kept categories (see ``categories_``).
+            One of its kept categories (see ``categories_``), or, in a column
+            cut into pieces of text (``string_features_``), any string: one
+            never seen in fit is compared by its composed vector.
         k : int, default=5
             How many neighbours to return.
 
@@ -128,19 +170,17 @@ class FittedTables:
             )
         categories = self.vocabulary_.categories_[j]
         matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)
-        if len(matches) == 0:
-            raise ValueError(
-                f"Category {category!r} has no vector of its own in column "
-                f"{column!r}: it was not seen in fit, or was grouped as rare into the "
-                "unknown code."
-            )
         vectors = self.network_.tables[j][2:].astype(np.float64)
+        vector = self.served_vector(column, category)
         norms = np.linalg.norm(vectors, axis=1)
         norms[norms == 0] = 1.0
-        unit = vectors / norms[:, None]
-        similarity = unit @ unit[matches[0]]
-        similarity[matches[0]] = -np.inf
-        order = np.argsort(-similarity, kind="stable")[: min(k, len(categories) - 1)]
+        similarity = (vectors / norms[:, None]) @ (
+            vector / max(np.linalg.norm(vector), 1e-300)
+        )
+        if len(matches):
+            similarity[matches[0]] = -np.inf
+        n = min(k, len(categories) - len(matches))
+        order = np.argsort(-similarity, kind="stable")[:n]
         return pd.Series(
             similarity[order],
             index=pd.Index(categories[order], name=column),

@@ -69,6 +69,9 @@ class EntityEmbeddingModule(L.LightningModule):
         all-reduce is needed: NCCL has none, gloo's dropped connections).
         Dense where a Trainer cannot use them: gradient clipping (no sparse
         norm kernel) and strategies other than DDP (FSDP, DeepSpeed).
+    pieces : sequence of CodePieces or None, default=None
+        By column, the hashed pieces of its categories' text (see
+        :class:`~entembed._modules.EntityEmbeddingNetwork`).
 
     Examples
     --------
@@ -108,9 +111,11 @@ class EntityEmbeddingModule(L.LightningModule):
         learning_rate_schedule: str = "constant",
         schedule_epochs: int | None = None,
         sparse_gradients: bool = True,
+        pieces: Sequence | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        # The pieces are arrays derived from the vocabulary, not settings.
+        self.save_hyperparameters(ignore=["pieces"])
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}.")
         if task == "binary" and n_outputs != 1:
@@ -149,6 +154,7 @@ class EntityEmbeddingModule(L.LightningModule):
             dropout=dropout,
             batch_norm=batch_norm,
             encoder=encoder,
+            pieces=pieces,
         )
         self.metric_name = "rmse" if task == "regression" else "accuracy"
         # Sums of loss x rows, metric x rows and rows, by stage, until logged.

@@ -17,9 +17,12 @@ from torch import nn
 from torch.nn.utils import skip_init
 
 from ._numpy_network import NumpyNetwork
+from ._piece_tables import PieceTables
+from ._string_features import CodePieces, piece_means
 from ._vocabulary import UNKNOWN_CODE
 
 ENCODERS = ("embedding", "onehot")
+OWN_DROPOUT = 0.5
 
 
 def _check_tables(cardinalities: Sequence[int], embedding_dims: Sequence[int]) -> None:
@@ -218,6 +221,10 @@ class EntityEmbeddingNetwork(nn.Module):
         Batch normalisation after each hidden linear layer.
     encoder : {"embedding", "onehot"}, default="embedding"
         Lookup tables, or the one-hot linear baseline.
+    pieces : sequence of CodePieces or None, default=None
+        By column, the hashed pieces of its categories' text (None: not cut
+        into pieces). A category's vector is then its own vector plus the
+        mean of its pieces' vectors (:class:`PieceTables`).
 
     Shape
     -----
@@ -243,6 +250,7 @@ class EntityEmbeddingNetwork(nn.Module):
         dropout: float = 0.0,
         batch_norm: bool = False,
         encoder: str = "embedding",
+        pieces: Sequence[CodePieces | None] | None = None,
     ) -> None:
         super().__init__()
         if encoder not in ENCODERS:
@@ -264,6 +272,12 @@ class EntityEmbeddingNetwork(nn.Module):
             if encoder == "embedding"
             else OneHotLinear(cardinalities, embedding_dims)
         )
+        self.pieces = (
+            PieceTables(pieces, embedding_dims)
+            if pieces is not None and any(p is not None for p in pieces)
+            else None
+        )
+        self.own_dropout = OWN_DROPOUT
         self.n_numeric = n_numeric
         self.register_buffer("numeric_mean", torch.zeros(n_numeric))
         self.register_buffer("numeric_scale", torch.ones(n_numeric))
@@ -339,6 +353,21 @@ class EntityEmbeddingNetwork(nn.Module):
             self.own_weight.copy_(torch.as_tensor(np.concatenate(weights)))
         self.shrinks = any(m > 0 for m in rows)  # type: ignore[union-attr]
 
+    def _own_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """The codes whose own vectors a training step reads: in a column cut
+        into pieces, a share ``own_dropout`` of them read the unknown vector
+        instead, with their pieces kept. Those rows train exactly what a
+        string never seen in fit is served (the unknown vector plus its
+        pieces' mean), and the pieces learn to carry a category alone."""
+        if not self.training or not self.own_dropout:
+            return codes
+        columns = self.pieces.columns  # type: ignore[union-attr]
+        dropped = torch.rand((len(codes), len(columns)), device=codes.device)
+        codes = codes.clone()
+        part = codes[:, columns]
+        codes[:, columns] = part.masked_fill(dropped < self.own_dropout, UNKNOWN_CODE)
+        return codes
+
     def _shrunk(self, codes: torch.Tensor) -> torch.Tensor:
         own = self.encoder(codes)
         if not self.shrinks:
@@ -353,7 +382,11 @@ class EntityEmbeddingNetwork(nn.Module):
     def forward(
         self, codes: torch.Tensor, numeric: torch.Tensor | None = None
     ) -> torch.Tensor:
-        x = self._shrunk(codes)
+        if self.pieces is None:
+            x = self._shrunk(codes)
+        else:
+            x = self._shrunk(self._own_codes(codes))
+            x = x + self.pieces(codes).to(x.dtype)
         if self.n_numeric:
             if numeric is None or numeric.shape[1] != self.n_numeric:
                 raise ValueError(
@@ -363,6 +396,11 @@ class EntityEmbeddingNetwork(nn.Module):
             scaled = (numeric.to(x.dtype) - self.numeric_mean) / self.numeric_scale
             x = torch.cat([x, scaled], dim=1)
         return self.head(self.mlp(x))
+
+    def _piece_weights(self) -> list[torch.Tensor | None]:
+        if self.pieces is None:
+            return [None] * len(self.offsets[:-1])
+        return self.pieces.weights()
 
     def tables(self) -> list[torch.Tensor]:
         """Each column's learned table.
@@ -386,6 +424,8 @@ class EntityEmbeddingNetwork(nn.Module):
         """
         if isinstance(self.encoder, EmbeddingTables):
             self.encoder.set_sparse_gradients(sparse)
+        if self.pieces is not None:
+            self.pieces.set_sparse_gradients(sparse)
 
     def table_parameters(self) -> list[nn.Parameter]:
         """The parameters that hold the tables.
@@ -393,9 +433,11 @@ class EntityEmbeddingNetwork(nn.Module):
         Returns
         -------
         list of Parameter
-            The tables, or for the one-hot baseline the transposed weights.
+            The tables, or for the one-hot baseline the transposed weights,
+            and the text columns' tables of piece vectors.
         """
-        return list(self.encoder.parameters())
+        pieces = [] if self.pieces is None else list(self.pieces.parameters())
+        return [*self.encoder.parameters(), *pieces]
 
     def load_tables(
         self, tables: Sequence[np.ndarray | None], frozen: Sequence[bool] = ()
@@ -424,6 +466,29 @@ class EntityEmbeddingNetwork(nn.Module):
                 weight.copy_(torch.as_tensor(np.asarray(table, dtype=np.float32)))
         for parameter, freeze in zip(self.table_parameters(), frozen, strict=False):
             parameter.requires_grad_(not freeze)
+
+    def load_pieces(self, pieces: Sequence[np.ndarray | None]) -> None:
+        """Start the tables of piece vectors from given ones (warm start).
+
+        Parameters
+        ----------
+        pieces : sequence of ndarray or None
+            By column: the starting table of piece vectors, shape
+            ``(n_buckets, width)``, or None (or a column not cut into
+            pieces) to keep the random draw.
+        """
+        if self.pieces is None:
+            return
+        with torch.no_grad():
+            for weight, table in zip(self.pieces.weights(), pieces, strict=False):
+                if weight is None or table is None:
+                    continue
+                if tuple(table.shape) != tuple(weight.shape):
+                    raise ValueError(
+                        f"a table of piece vectors starts from shape {table.shape}, "
+                        f"but the network's has shape {tuple(weight.shape)}."
+                    )
+                weight.copy_(torch.as_tensor(np.asarray(table, dtype=np.float32)))
 
     def load_layers(self, network: NumpyNetwork) -> None:
         """Start the hidden layers, the head and the scalings from ``network``.
@@ -469,6 +534,32 @@ class EntityEmbeddingNetwork(nn.Module):
                 tensor(network.numeric_mean), tensor(network.numeric_scale)
             )
 
+    def _served_tables(self) -> tuple[list[np.ndarray], list | None]:
+        """The tables as served, each category's vector as the network sees
+        it (shrunk, plus its mean piece vector), and the tables of piece
+        vectors (None without text columns), as float32 arrays."""
+
+        def array(tensor: torch.Tensor) -> np.ndarray:
+            return tensor.detach().to("cpu", torch.float32).numpy().copy()
+
+        pieces = [None if p is None else array(p) for p in self._piece_weights()]
+        tables = []
+        for j, table in enumerate(self.tables()):
+            table = array(table)
+            if self.shrinks:
+                own = array(self.own_weight[self.offsets[j] : self.offsets[j + 1]])
+                own = own[:, None]
+                table = own * table + (1 - own) * table[UNKNOWN_CODE]
+            if pieces[j] is not None:
+                k = self.pieces.columns.index(j)  # type: ignore[union-attr]
+                ids, starts = (
+                    getattr(self.pieces, f"{n}_{k}").detach().cpu().numpy()
+                    for n in ("ids", "starts")
+                )
+                table = table + piece_means(pieces[j], ids, starts)
+            tables.append(np.ascontiguousarray(table, dtype=np.float32))
+        return tables, (pieces if self.pieces is not None else None)
+
     def to_numpy(self) -> NumpyNetwork:
         """Copy the trained weights out of torch, for inference without it.
 
@@ -505,16 +596,10 @@ class EntityEmbeddingNetwork(nn.Module):
                 )
             elif isinstance(layer, nn.ReLU):
                 layers.append(("relu", {}))
-        tables = []
-        for j, table in enumerate(self.tables()):
-            table = array(table)
-            if self.shrinks:
-                own = array(self.own_weight[self.offsets[j] : self.offsets[j + 1]])
-                own = own[:, None]
-                table = own * table + (1 - own) * table[UNKNOWN_CODE]
-            tables.append(np.ascontiguousarray(table, dtype=np.float32))
+        tables, piece_tables = self._served_tables()
         return NumpyNetwork(
             tables=tables,
+            pieces=piece_tables,
             numeric_mean=array(self.numeric_mean),
             numeric_scale=array(self.numeric_scale),
             layers=layers,

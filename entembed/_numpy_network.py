@@ -13,6 +13,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ._string_features import piece_means
+from ._vocabulary import UNKNOWN_CODE
+
 LAYER_KINDS = ("linear", "batchnorm", "relu")
 _GATHER_ROWS = 65_536  # rows per gather block: a few MB, stays in cache
 
@@ -34,6 +37,15 @@ class NumpyNetwork:
     output_mean, output_scale : ndarray of shape (n_outputs,) or None
         A regression network learns a standardised target; its outputs are
         mapped back as ``output * output_scale + output_mean``.
+    pieces : list of (ndarray of shape (n_buckets, width) or None), or None
+        By column, the vectors of its text's hashed pieces (None for a column
+        not cut into pieces): what a string never seen in fit is composed
+        from (:meth:`unseen_vectors`). The tables already hold each known
+        category's composed vector.
+
+    Rows whose string was never seen in fit reach :meth:`embed` and
+    :meth:`forward` as ``unseen``: by column index, the rows and their
+    composed vectors, which replace the unknown vector the codes gather.
     """
 
     tables: list[np.ndarray]
@@ -42,6 +54,7 @@ class NumpyNetwork:
     layers: list[tuple[str, dict[str, np.ndarray]]] = field(default_factory=list)
     output_mean: np.ndarray | None = None
     output_scale: np.ndarray | None = None
+    pieces: list[np.ndarray | None] | None = None
     # When every table has the same width, the tables are views into one
     # stacked array, and a row's vectors are one gather from it (see embed).
     _stacked: np.ndarray | None = field(
@@ -74,17 +87,37 @@ class NumpyNetwork:
     def widths(self) -> list[int]:
         return [table.shape[1] for table in self.tables]
 
-    def embed(self, codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def unseen_vectors(self, j: int, ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Column ``j``'s vectors of strings never seen in fit: the unknown
+        vector plus the mean of their pieces' vectors (``ids``, ``starts``:
+        their pieces, as :meth:`StringHashing.pieces` gives them)."""
+        assert self.pieces is not None and self.pieces[j] is not None
+        means = piece_means(self.pieces[j], ids, starts)
+        return means + self.tables[j][UNKNOWN_CODE]
+
+    def embed(
+        self, codes: np.ndarray, out: np.ndarray | None = None, unseen=None
+    ) -> np.ndarray:
         """Gather each column's vectors, side by side, into one float32 array.
 
         ``codes`` has shape (n_rows, n_columns); ``out`` (optional) has at least
-        ``sum(widths)`` columns and receives them in its first columns.
+        ``sum(widths)`` columns and receives them in its first columns;
+        ``unseen`` (optional): see the class's notes.
         """
         n_rows = len(codes)
         if out is None:
             out = np.empty((n_rows, sum(self.widths)), dtype=np.float32)
         if self._stacked is not None:
-            return self._embed_stacked(codes, out, self._stacked, self._offsets)
+            self._embed_stacked(codes, out, self._stacked, self._offsets)
+        else:
+            self._embed_columns(codes, out)
+        starts = np.cumsum([0, *self.widths])
+        for j, (rows, vectors) in (unseen or {}).items():
+            out[rows, starts[j] : starts[j + 1]] = vectors
+        return out
+
+    def _embed_columns(self, codes: np.ndarray, out: np.ndarray) -> np.ndarray:
+        n_rows = len(codes)
         start = 0
         for j, table in enumerate(self.tables):
             width = table.shape[1]
@@ -131,6 +164,10 @@ class NumpyNetwork:
             (table * f).astype(np.float32)
             for table, f in zip(self.tables, factor, strict=True)
         ]
+        pieces = self.pieces and [
+            None if p is None else (p * f).astype(np.float32)
+            for p, f in zip(self.pieces, factor, strict=True)
+        ]
         layers = list(self.layers)
         if layers:
             kind, params = layers[0]  # always linear: the MLP's first or the head
@@ -138,16 +175,17 @@ class NumpyNetwork:
             per_input[: sum(self.widths)] = np.repeat(factor, self.widths)
             weight = (params["weight"] / per_input).astype(params["weight"].dtype)
             layers[0] = (kind, {**params, "weight": weight})
-        return replace(self, tables=tables, layers=layers)
+        return replace(self, tables=tables, layers=layers, pieces=pieces)
 
     def forward(
-        self, codes: np.ndarray, numeric: np.ndarray | None = None
+        self, codes: np.ndarray, numeric: np.ndarray | None = None, unseen=None
     ) -> np.ndarray:
         """Network output (predictions or logits), shape (n_rows, n_outputs)."""
         # float64 from the inputs on: float32 matrix products round differently
         # with the number of rows (BLAS picks kernels by shape), and a row's
         # prediction must not depend on which rows came with it.
-        return self._through(self._inputs(codes, numeric).astype(np.float64))
+        x = self._inputs(codes, numeric, unseen)
+        return self._through(x.astype(np.float64))
 
     def outputs_without(
         self,
@@ -177,12 +215,14 @@ class NumpyNetwork:
             without[j] = self._through(product + moved, rest)
         return self._through(product, rest), without
 
-    def _inputs(self, codes: np.ndarray, numeric: np.ndarray | None) -> np.ndarray:
+    def _inputs(
+        self, codes: np.ndarray, numeric: np.ndarray | None, unseen=None
+    ) -> np.ndarray:
         """The first layer's input: the vectors and standardised numeric
         columns side by side, float32."""
         n_numeric = len(self.numeric_mean)
         x = np.empty((len(codes), sum(self.widths) + n_numeric), dtype=np.float32)
-        self.embed(codes, x)
+        self.embed(codes, x, unseen)
         if n_numeric:
             x[:, sum(self.widths) :] = (
                 numeric - self.numeric_mean
@@ -208,6 +248,9 @@ class NumpyNetwork:
     def _export_state(self) -> tuple[list, dict[str, np.ndarray]]:
         """The layer list (kinds and parameter names) and every array, by name."""
         arrays = {f"table_{j}": table for j, table in enumerate(self.tables)}
+        for j, table in enumerate(self.pieces or []):
+            if table is not None:
+                arrays[f"pieces_{j}"] = table
         arrays["numeric_mean"] = self.numeric_mean
         arrays["numeric_scale"] = self.numeric_scale
         if self.output_mean is not None and self.output_scale is not None:
@@ -238,6 +281,11 @@ class NumpyNetwork:
             layers=restored,
             output_mean=arrays.get("output_mean"),
             output_scale=arrays.get("output_scale"),
+            pieces=(
+                [arrays.get(f"pieces_{j}") for j in range(n_tables)]
+                if any(f"pieces_{j}" in arrays for j in range(n_tables))
+                else None
+            ),
         )
         network.check()
         return network
@@ -262,6 +310,11 @@ class NumpyNetwork:
             raise ValueError("a numeric scale is not positive")
         width = sum(self.widths) + len(self.numeric_mean)
         weights = [*self.tables, *numeric]
+        for table, piece_table in zip(self.tables, self.pieces or [], strict=False):
+            if piece_table is not None:
+                if piece_table.ndim != 2 or piece_table.shape[1] != table.shape[1]:
+                    raise ValueError("a table of piece vectors disagrees in width")
+                weights.append(piece_table)
         for i, (kind, params) in enumerate(self.layers):
             shapes = {key: np.shape(value) for key, value in params.items()}
             if kind == "linear":

@@ -114,6 +114,26 @@ dropout : float, default=0.0
     "batch_norm": """\
 batch_norm : bool, default=False
     Batch normalisation after each hidden layer.""",
+    "string_features": """\
+string_features : {"auto", "none", "char", "word"} or dict, default="auto"
+    Which columns' categories are also cut into pieces of text: a
+    category's vector is then its own vector plus the mean of its pieces'
+    vectors, so near-identical strings ("Police Officer III", "POLICE
+    OFFICER 3") share most of theirs, and a string never seen in fit gets
+    one from its pieces instead of the unknown vector. ``"char"``: the
+    character n-grams of the lower-cased text (``string_ngram_range``);
+    ``"word"``: its word tokens; ``"none"``: no column. ``"auto"``: character
+    n-grams for each column of text with at least 100 kept categories. A
+    dict gives the choice by column (columns it leaves out: ``"none"``).
+    The fitted choice is ``string_features_``; the user guide's "Dirty
+    strings" section documents the hashing.""",
+    "string_buckets": """\
+string_buckets : int, default=16384
+    Rows of each text column's table of piece vectors: pieces are hashed
+    into this many buckets, and share a row where their hashes collide.""",
+    "string_ngram_range": """\
+string_ngram_range : tuple (min_n, max_n), default=(3, 5)
+    The lengths, in UTF-8 bytes, of the character n-grams.""",
     "min_frequency, max_categories, handle_unknown, handle_missing": """\
 min_frequency, max_categories, handle_unknown, handle_missing
     As in :class:`CategoryVocabulary`; rare and unseen categories share the
@@ -241,6 +261,9 @@ SHARED = [
     "hidden_units",
     "dropout",
     "batch_norm",
+    "string_features",
+    "string_buckets",
+    "string_ngram_range",
     "min_frequency, max_categories, handle_unknown, handle_missing",
     "max_epochs",
     "batch_size",

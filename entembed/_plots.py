@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
+def embedding_map(embedder, column: str, *, n_labels: int = 40, strings=(), ax=None):
     """2-D map (PCA) of one column's embedding, most frequent categories labelled.
 
     Each point is a category, its area proportional to its rows in fit;
@@ -21,6 +21,10 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
         Label at most this many categories, the most frequent first, skipping
         those whose label would overlap one already placed (a dense cluster
         keeps a readable few).
+    strings : sequence of str, default=()
+        Strings to place among the categories by the vectors they are served
+        (a column cut into pieces of text composes those of strings never
+        seen in fit): drawn as labelled crosses.
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
 
@@ -54,14 +58,16 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
             f"Column {column!r} has {len(categories)} kept categories; a map needs "
             "at least 2."
         )
-    centred = vectors - vectors.mean(axis=0)
+    centre = vectors.mean(axis=0)
+    centred = vectors - centre
     if centred.shape[1] == 1:
-        points = np.column_stack([centred[:, 0], np.zeros(len(centred))])
+        axes = np.array([[1.0, 0.0]])  # one dimension: the second axis is 0
         explained = np.array([1.0, 0.0])
     else:
         _, singular, components = np.linalg.svd(centred, full_matrices=False)
-        points = centred @ components[:2].T
+        axes = components[:2].T
         explained = singular[:2] ** 2 / max((singular**2).sum(), 1e-12)
+    points = centred @ axes
 
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 7))
@@ -83,6 +89,20 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, ax=None):
             ha="center",
             va="bottom",
             xytext=(0, 4),
+            textcoords="offset points",
+        )
+    for text in strings:
+        vector = embedder.served_vector(column, text)
+        point = (vector - centre) @ axes
+        ax.scatter(*point, marker="x", s=60, color="#d95f0e")
+        ax.annotate(
+            str(text),
+            point,
+            fontsize=8,
+            color="#d95f0e",
+            ha="center",
+            va="top",
+            xytext=(0, -6),
             textcoords="offset points",
         )
     ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")

@@ -53,7 +53,7 @@ class _Predictor(EntityEmbeddingBase):
             replace(
                 encoded,
                 start=_without(encoded.config, encoded.start, constant),
-                config=replace(encoded.config, progress_label="refit without them"),
+                config=_refit_config(encoded.config, constant),
             )
         )
         return network, history, names
@@ -81,7 +81,7 @@ class _Predictor(EntityEmbeddingBase):
             replace(
                 fit,
                 start=_without(fit.config, fit.start, constant),
-                config=replace(fit.config, progress_label="refit without them"),
+                config=_refit_config(fit.config, constant),
             )
         )
         return network, history, names
@@ -133,10 +133,10 @@ class _Predictor(EntityEmbeddingBase):
 
     def _network_output(self, X) -> np.ndarray:
         check_is_fitted(self)
-        codes, frame = self._codes(X, self.numeric_columns_)
+        codes, frame, unseen = self._codes(X, self.numeric_columns_)
         numeric = numeric_array(frame, self.numeric_columns_)
         check_finite_numeric(numeric, self.numeric_columns_)
-        return self.network_.forward(codes, numeric)
+        return self.network_.forward(codes, numeric, unseen)
 
     def transform_embeddings(self, X) -> np.ndarray:
         """Each row's embedding vectors: the network's tables, as learned
@@ -153,8 +153,8 @@ class _Predictor(EntityEmbeddingBase):
             One row per input row, in input order.
         """
         check_is_fitted(self)
-        codes, _ = self._codes(X)
-        return self.network_.embed(codes)
+        codes, _, unseen = self._codes(X)
+        return self.network_.embed(codes, None, unseen)
 
 
 @saveable
@@ -300,6 +300,13 @@ class EntityEmbeddingClassifier(ClassifierMixin, _Predictor):
         return estimator
 
 
+def _refit_config(config, constant: list[int]):
+    """The settings of a refit without the ``constant`` columns: their
+    pieces of text left out too, so that nothing of theirs trains."""
+    pieces = tuple(None if j in constant else p for j, p in enumerate(config.pieces))
+    return replace(config, progress_label="refit without them", pieces=pieces)
+
+
 def _without(config, start: StartingPoint | None, constant: list[int]) -> StartingPoint:
     """Where a refit without the ``constant`` columns starts: ``start``, with
     each of them a zero table that does not train (the network learns
@@ -312,4 +319,9 @@ def _without(config, start: StartingPoint | None, constant: list[int]) -> Starti
             (config.cardinalities[j], config.embedding_dims[j]), np.float32
         )
         frozen[j] = True
-    return StartingPoint(tuple(tables), tuple(frozen), start.network if start else None)
+    return StartingPoint(
+        tuple(tables),
+        tuple(frozen),
+        start.network if start else None,
+        start.pieces if start else (),
+    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ._cross_fit import AUTO_FOLDS, fold_config, procrustes_rotation
+from ._cross_fit import AUTO_FOLDS, as_the_fold_serves, fold_config, rotated
 from ._dataframe import numeric_array
 from ._embedder_fit import EmbedderFit
 from ._streamed_fit import (
@@ -31,7 +31,7 @@ from ._streamed_fit import (
     per_category,
 )
 from ._streaming import Rows, StreamedTable, folds_of
-from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
+from ._vocabulary import N_RESERVED_CODES
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,11 @@ def cross_fit(
         )
         trained = [total - c[k] for total, c in zip(totals, counts, strict=True)]
         seen = [_seen(c) for c in trained]
-        fold_tables.append(_rotated(network.tables, fold.tables, seen))
+        fold = as_the_fold_serves(fold, seen, config.pieces)
+        fold_tables.append(rotated(network.tables, fold.tables, seen))
         if judged:
             held_out = Rows(0.0, config.seed, fold=k, n_folds=n_folds, held_out=True)
-            found = held_out_gains(fit, fold, judged, held_out, trained, seen)
+            found = held_out_gains(fit, fold, judged, held_out, trained)
             for j in judged:
                 sums[j] += found[j]
     constant = [j for j in judged if not informative(*gain_statistics(sums[j]))]
@@ -117,17 +118,6 @@ def _seen(counts: np.ndarray) -> np.ndarray:
     seen = counts > 0
     seen[:N_RESERVED_CODES] = True
     return seen
-
-
-def _rotated(tables, fold_tables, seen) -> list[np.ndarray]:
-    """The fold's tables in the full fit's axes, categories it never saw
-    read as its unknown vector (as in :func:`entembed._cross_fit._rotated`)."""
-    rotated = []
-    for table, fold_table, known in zip(tables, fold_tables, seen, strict=True):
-        turned = fold_table @ procrustes_rotation(fold_table[known], table[known])
-        turned[~known] = turned[UNKNOWN_CODE]
-        rotated.append(turned)
-    return rotated
 
 
 def mixture_spreads(fold_tables, counts: list[np.ndarray]) -> np.ndarray:

@@ -22,7 +22,7 @@ from sklearn.utils import check_random_state
 from ._id_columns import row_losses
 from ._streaming import Rows, RowSource, StreamedTable, dask_source, first_pass
 from ._training_config import StartingPoint, TrainingConfig, check_memory
-from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE, CategoryVocabulary
+from ._vocabulary import N_RESERVED_CODES, CategoryVocabulary
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class StreamedFit:
     config: TrainingConfig
     start: StartingPoint | None
     embedding_dims: dict[str, int]
+    string_features: dict
 
 
 def begin(estimator, X, y, sample_weight=None) -> StreamedFit:
@@ -50,6 +51,7 @@ def begin(estimator, X, y, sample_weight=None) -> StreamedFit:
     )
     columns, vocabulary = table.categorical, table.vocabulary
     dims, start = estimator._fresh_tables(vocabulary, columns, table.n_rows)
+    hashing, pieces = estimator._string_pieces(vocabulary, columns)
     config = TrainingConfig.from_params(
         estimator.get_params(),
         task=table.task,
@@ -59,9 +61,10 @@ def begin(estimator, X, y, sample_weight=None) -> StreamedFit:
         numeric_columns=table.numeric,
         seed=int(check_random_state(estimator.random_state).randint(2**31 - 1)),
         table_names=columns,
+        pieces=pieces,
     )
     check_memory(config, 0)  # the tables; the rows stay on disk
-    return StreamedFit(table, config, start, dims)
+    return StreamedFit(table, config, start, dims, hashing)
 
 
 def check_streamable(estimator) -> None:
@@ -101,15 +104,14 @@ def held_out_gains(
     columns: list[int],
     rows: Rows,
     counts: list[np.ndarray],
-    seen: list[np.ndarray] | None = None,
 ) -> dict[int, np.ndarray]:
     """For each of ``columns``, the sums that :func:`gain_statistics` reads
     of how much the column's vectors lower the loss of each of ``rows`` (read
     piece by piece) against its mean vector over rows of ``counts`` (by
     column, the rows of each code): the in-memory test's statistic,
     :func:`entembed._id_columns.held_out_gains`, without holding the rows.
-    ``seen``: by column, the codes ``network`` trained on; the others are
-    read as the unknown code, as the network would serve them."""
+    A fold's ``network`` serves the categories it never trained on as
+    ``transform`` would (:func:`entembed._cross_fit.as_the_fold_serves`)."""
     from ._stream_data import StreamBatches, counted
 
     table, task = fit.table, fit.config.task
@@ -128,10 +130,6 @@ def held_out_gains(
     for batch in batches:
         arrays = {k: v.numpy() for k, v in batch.items()}
         codes = arrays["codes"]
-        if seen is not None:
-            codes = codes.copy()
-            for j, known in enumerate(seen):
-                codes[~known[codes[:, j]], j] = UNKNOWN_CODE
         numeric = arrays.get("numeric", np.zeros((len(codes), 0), np.float32))
         output, without = network.outputs_without(codes, numeric, means)
         target = _unscaled(arrays["target"], table)

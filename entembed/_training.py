@@ -579,6 +579,7 @@ def _module(config, counts, shrinkage_rows, numeric_scaling, start):
         category_dropout=config.category_dropout,
         learning_rate_schedule=config.learning_rate_schedule,
         schedule_epochs=config.schedule_epochs,
+        pieces=config.pieces or None,
     )
     module.network.set_shrinkage(counts, shrinkage_rows)
     if numeric_scaling is not None:
@@ -590,6 +591,7 @@ def _module(config, counts, shrinkage_rows, numeric_scaling, start):
         module.network.load_layers(start.network)
     if start is not None:
         module.network.load_tables(start.tables, start.frozen)
+        module.network.load_pieces(start.pieces)
     return module
 
 

@@ -26,6 +26,7 @@ _NOT_IN_FINGERPRINT = (
     "progress_label",
     "callbacks",
     "logger",
+    "pieces",  # hashed on its own (fingerprint)
 )
 
 
@@ -51,6 +52,8 @@ class TrainingConfig:
     dropout: float = 0.0
     batch_norm: bool = False
     encoder: str = "embedding"
+    # By column, its categories' hashed pieces of text (None: not cut).
+    pieces: tuple = ()
     # The optimiser and the loop.
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
@@ -112,6 +115,10 @@ class TrainingConfig:
             if f.name not in _NOT_IN_FINGERPRINT
         }
         digest.update(repr(sorted(settings.items())).encode())
+        for found in self.pieces:
+            if found is not None:
+                digest.update(f"pieces{found.n_buckets}".encode())
+                arrays = (*arrays, found.ids, found.starts)
         for array in arrays:
             if array is None:
                 digest.update(b"none")
@@ -134,10 +141,12 @@ class StartingPoint:
     tables: tuple[np.ndarray | None, ...]  # by column; None: a random draw
     frozen: tuple[bool, ...] = ()  # by column: the table does not train
     network: NumpyNetwork | None = None  # layers and scalings (warm start)
+    # by column: its table of piece vectors (warm start), or None
+    pieces: tuple[np.ndarray | None, ...] = ()
 
     def arrays(self) -> list[np.ndarray | None]:
         """Every array it holds, for a checkpoint's fingerprint."""
-        arrays: list[np.ndarray | None] = [*self.tables]
+        arrays: list[np.ndarray | None] = [*self.tables, *self.pieces]
         arrays.append(np.asarray(self.frozen, dtype=bool))
         if self.network is not None:
             _, named = self.network._export_state()

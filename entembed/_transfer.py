@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from ._embedding_dims import resolve_embedding_dims
+from ._string_features import piece_means
 from ._training_config import StartingPoint
 from ._vocabulary import MISSING_CODE, UNKNOWN_CODE, CategoryVocabulary
 
@@ -112,15 +113,27 @@ def check_warm_start(estimator, categorical: list[str], numeric: list[str]) -> N
             )
 
 
-def warm_start_point(network, vocabulary: CategoryVocabulary) -> StartingPoint:
+def warm_start_point(
+    network, vocabulary: CategoryVocabulary, pieces=()
+) -> StartingPoint:
     """The fitted ``network``, its tables grown by the rows of new categories
     (``vocabulary`` extended by the new rows), which start from the column's
-    unknown vector."""
+    unknown vector. In a column cut into pieces of text (``pieces``: by
+    column, the extended vocabulary's pieces or None), a table starts from
+    its own vectors: the served ones less their pieces' mean."""
     tables = []
-    for table, n in zip(network.tables, vocabulary.cardinalities_, strict=True):
+    for j, (table, n) in enumerate(
+        zip(network.tables, vocabulary.cardinalities_, strict=True)
+    ):
+        found = pieces[j] if j < len(pieces) else None
+        if found is not None and network.pieces and network.pieces[j] is not None:
+            old = np.arange(len(table))
+            table = table - piece_means(network.pieces[j], *found.rows(old))
         new_rows = np.repeat(table[UNKNOWN_CODE : UNKNOWN_CODE + 1], n - len(table), 0)
         tables.append(np.concatenate([table, new_rows]))
-    return StartingPoint(tuple(tables), network=network)
+    return StartingPoint(
+        tuple(tables), network=network, pieces=tuple(network.pieces or ())
+    )
 
 
 def transferred_tables(

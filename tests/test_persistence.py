@@ -245,7 +245,12 @@ def test_load_reads_files_written_by_entembed_0_1(request):
 
 
 # Parameters added since 0.1.0; a file stores every parameter.
-NEW_ENTRIES = {"cv": None, "constant_columns": [], "feature_scales": [1.0, 1.0]}
+NEW_ENTRIES = {
+    "cv": None,
+    "constant_columns": [],
+    "feature_scales": [1.0, 1.0],
+    "string_features": {},
+}
 NEW_PARAMETERS = {
     "checkpoint_dir": None,
     "callbacks": None,
@@ -259,6 +264,9 @@ NEW_PARAMETERS = {
     "learning_rate_schedule": "constant",  # what 0.1.0 trained with
     "feature_scale": None,  # 0.1.0 served the tables as learned
     "test_id_columns": True,  # moot for its cv=None: nothing to test
+    "string_features": "none",  # it cut no column into pieces
+    "string_buckets": 16_384,
+    "string_ngram_range": [3, 5],
 }
 
 

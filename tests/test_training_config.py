@@ -31,6 +31,10 @@ def test_training_config_holds_every_training_parameter_of_the_estimators():
         "init_embeddings",
         "freeze_embeddings",
         "warm_start",
+        # resolved by the facade into the config's pieces
+        "string_features",
+        "string_buckets",
+        "string_ngram_range",
     }
     training = set(EntityEmbedder().get_params()) - facade_only
     config = training_config(batch_size=7, verbose=True, hidden_units=[8, 4])
