@@ -169,7 +169,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         batch_norm=False,
         string_features="auto",
         string_buckets=16_384,
-        string_ngram_range=(3, 5),
+        string_ngram_range=(3, 3),
         min_frequency=None,
         max_categories=None,
         handle_unknown="ignore",

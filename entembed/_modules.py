@@ -22,7 +22,7 @@ from ._string_features import CodePieces, piece_means
 from ._vocabulary import UNKNOWN_CODE
 
 ENCODERS = ("embedding", "onehot")
-OWN_DROPOUT = 0.5
+OWN_DROPOUT = 0.0
 
 
 def _check_tables(cardinalities: Sequence[int], embedding_dims: Sequence[int]) -> None:
@@ -556,7 +556,8 @@ class EntityEmbeddingNetwork(nn.Module):
                     getattr(self.pieces, f"{n}_{k}").detach().cpu().numpy()
                     for n in ("ids", "starts")
                 )
-                table = table + piece_means(pieces[j], ids, starts)
+                means = piece_means(pieces[j], ids, starts)
+                table[:, : means.shape[1]] += means
             tables.append(np.ascontiguousarray(table, dtype=np.float32))
         return tables, (pieces if self.pieces is not None else None)
 

@@ -37,10 +37,11 @@ class NumpyNetwork:
     output_mean, output_scale : ndarray of shape (n_outputs,) or None
         A regression network learns a standardised target; its outputs are
         mapped back as ``output * output_scale + output_mean``.
-    pieces : list of (ndarray of shape (n_buckets, width) or None), or None
+    pieces : list of (ndarray of shape (n_buckets, k) or None), or None
         By column, the vectors of its text's hashed pieces (None for a column
         not cut into pieces): what a string never seen in fit is composed
-        from (:meth:`unseen_vectors`). The tables already hold each known
+        from (:meth:`unseen_vectors`), ``k`` at most the column's width (they
+        add to its first ``k`` dimensions). The tables already hold each known
         category's composed vector.
 
     Rows whose string was never seen in fit reach :meth:`embed` and
@@ -93,7 +94,11 @@ class NumpyNetwork:
         their pieces, as :meth:`StringHashing.pieces` gives them)."""
         assert self.pieces is not None and self.pieces[j] is not None
         means = piece_means(self.pieces[j], ids, starts)
-        return means + self.tables[j][UNKNOWN_CODE]
+        vectors = np.repeat(
+            self.tables[j][UNKNOWN_CODE : UNKNOWN_CODE + 1], len(means), 0
+        )
+        vectors[:, : means.shape[1]] += means
+        return vectors
 
     def embed(
         self, codes: np.ndarray, out: np.ndarray | None = None, unseen=None
@@ -312,7 +317,7 @@ class NumpyNetwork:
         weights = [*self.tables, *numeric]
         for table, piece_table in zip(self.tables, self.pieces or [], strict=False):
             if piece_table is not None:
-                if piece_table.ndim != 2 or piece_table.shape[1] != table.shape[1]:
+                if piece_table.ndim != 2 or piece_table.shape[1] > table.shape[1]:
                     raise ValueError("a table of piece vectors disagrees in width")
                 weights.append(piece_table)
         for i, (kind, params) in enumerate(self.layers):

@@ -132,7 +132,7 @@ string_buckets : int, default=16384
     Rows of each text column's table of piece vectors: pieces are hashed
     into this many buckets, and share a row where their hashes collide.""",
     "string_ngram_range": """\
-string_ngram_range : tuple (min_n, max_n), default=(3, 5)
+string_ngram_range : tuple (min_n, max_n), default=(3, 3)
     The lengths, in UTF-8 bytes, of the character n-grams.""",
     "min_frequency, max_categories, handle_unknown, handle_missing": """\
 min_frequency, max_categories, handle_unknown, handle_missing

@@ -14,11 +14,16 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
-from ._string_features import CodePieces
+from ._string_features import PIECE_WIDTH, CodePieces
 
 
 class PieceTables(nn.Module):
     """One table of piece vectors per text column; each row's mean piece vector.
+
+    A piece vector has the column's width, or :data:`PIECE_WIDTH` where the
+    column is wider: it then adds to the first ``PIECE_WIDTH`` dimensions of
+    the category's vector. A row's cost grows with its pieces times their
+    width, and free text has dozens of pieces per row.
 
     Parameters
     ----------
@@ -32,8 +37,8 @@ class PieceTables(nn.Module):
     -----
     - Input: ``(N, C)`` integer codes.
     - Output: ``(N, sum(embedding_dims))`` float: each row's mean piece
-      vector in its column's block, zeros for the other columns and for codes
-      without pieces.
+      vector at the start of its column's block, zeros elsewhere (the other
+      columns, a wide column's last dimensions, codes without pieces).
 
     Examples
     --------
@@ -62,7 +67,7 @@ class PieceTables(nn.Module):
             skip_init(
                 nn.EmbeddingBag,
                 int(pieces[j].n_buckets),  # type: ignore[union-attr]
-                self.widths[j],
+                min(self.widths[j], PIECE_WIDTH),
                 mode="mean",
             )
             for j in self.columns
@@ -99,11 +104,20 @@ class PieceTables(nn.Module):
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         blocks = []
+        rest = 0  # zero columns to add before the next block of means
         for j, width in enumerate(self.widths):
             if j in self.columns:
-                blocks.append(self.column_means(self.columns.index(j), codes[:, j]))
+                if rest:
+                    blocks.append(
+                        codes.new_zeros((len(codes), rest), dtype=torch.float)
+                    )
+                means = self.column_means(self.columns.index(j), codes[:, j])
+                blocks.append(means)
+                rest = width - means.shape[1]
             else:
-                blocks.append(codes.new_zeros((len(codes), width), dtype=torch.float32))
+                rest += width
+        if rest:
+            blocks.append(codes.new_zeros((len(codes), rest), dtype=torch.float))
         return torch.cat(blocks, dim=1)
 
     def set_sparse_gradients(self, sparse: bool) -> None:
@@ -111,7 +125,8 @@ class PieceTables(nn.Module):
             bag.sparse = bool(sparse)
 
     def weights(self) -> list[torch.Tensor | None]:
-        """By column: its table of piece vectors ``(n_buckets, width)``, or None."""
+        """By column: its table of piece vectors ``(n_buckets, piece width)``,
+        or None."""
         return [
             self.bags[self.columns.index(j)].weight if j in self.columns else None
             for j in range(len(self.widths))

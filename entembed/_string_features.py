@@ -30,6 +30,9 @@ MAX_CHARS = 256
 # into pieces (the quality benchmark chose it across all its tables; see the
 # ablation page).
 AUTO_MIN_CATEGORIES = 100
+# A piece vector's width at most: a wider column's pieces add to its first
+# PIECE_WIDTH dimensions (a step costs each row's pieces times this width).
+PIECE_WIDTH = 16
 _SEPARATOR = 0  # the byte between two strings in the joined buffer
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -86,7 +89,7 @@ class StringHashing:
     """
 
     kind: str = "char"
-    ngram_range: tuple[int, int] = (3, 5)
+    ngram_range: tuple[int, int] = (3, 3)
     n_buckets: int = 16_384
 
     def __post_init__(self) -> None:

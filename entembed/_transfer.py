@@ -128,7 +128,9 @@ def warm_start_point(
         found = pieces[j] if j < len(pieces) else None
         if found is not None and network.pieces and network.pieces[j] is not None:
             old = np.arange(len(table))
-            table = table - piece_means(network.pieces[j], *found.rows(old))
+            means = piece_means(network.pieces[j], *found.rows(old))
+            table = table.copy()
+            table[:, : means.shape[1]] -= means
         new_rows = np.repeat(table[UNKNOWN_CODE : UNKNOWN_CODE + 1], n - len(table), 0)
         tables.append(np.concatenate([table, new_rows]))
     return StartingPoint(

@@ -266,7 +266,7 @@ NEW_PARAMETERS = {
     "test_id_columns": True,  # moot for its cv=None: nothing to test
     "string_features": "none",  # it cut no column into pieces
     "string_buckets": 16_384,
-    "string_ngram_range": [3, 5],
+    "string_ngram_range": [3, 3],
 }
 
 

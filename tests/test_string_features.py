@@ -16,6 +16,7 @@ from entembed._modules import EntityEmbeddingNetwork
 from entembed._string_features import (
     AUTO_MIN_CATEGORIES,
     MAX_CHARS,
+    PIECE_WIDTH,
     CodePieces,
     StringHashing,
     normalise,
@@ -52,7 +53,9 @@ def job_titles(n: int = 600, seed: int = 0):
 def test_hashing_is_pinned_across_releases():
     # A saved model's piece vectors are indexed by these ids: they may never
     # change (no Python hash(), which is salted per process).
-    ids, starts = StringHashing(n_buckets=1_000).pieces(["abc", "ab"])
+    ids, starts = StringHashing(ngram_range=(3, 5), n_buckets=1_000).pieces(
+        ["abc", "ab"]
+    )
     assert starts.tolist() == [0, 6, 9]
     assert ids.tolist() == [485, 100, 517, 600, 763, 996, 485, 788, 967]
 
@@ -146,6 +149,25 @@ def test_the_composed_vector_is_its_own_plus_its_pieces_mean():
     assert np.allclose(x[3, :4].numpy(), own[UNKNOWN_CODE], atol=1e-6)
 
 
+def test_a_wide_columns_pieces_add_to_its_first_dimensions():
+    categories = np.array(["police officer", "nurse"], object)
+    pieces = CodePieces.of_categories(StringHashing(n_buckets=64), categories)
+    network = EntityEmbeddingNetwork([4], [PIECE_WIDTH + 8], pieces=[pieces])
+    assert network.pieces.weights()[0].shape == (64, PIECE_WIDTH)
+    codes = torch.tensor([[2], [3]])
+    with torch.no_grad():
+        added = (network._shrunk(codes) + network.pieces(codes)).numpy()
+        own = network._shrunk(codes).numpy()
+    assert not np.allclose(added[:, :PIECE_WIDTH], own[:, :PIECE_WIDTH])
+    assert np.array_equal(added[:, PIECE_WIDTH:], own[:, PIECE_WIDTH:])
+    served = network.to_numpy()
+    assert np.allclose(served.embed(codes.numpy()), added, atol=1e-6)
+    unseen = served.unseen_vectors(0, *StringHashing(n_buckets=64).pieces(["nurse"]))
+    assert np.allclose(
+        unseen[0, PIECE_WIDTH:], served.tables[0][UNKNOWN_CODE, PIECE_WIDTH:]
+    )
+
+
 def test_numpy_serving_equals_the_networks_lookup():
     network, _ = _network()
     codes = torch.tensor([[2, 1], [3, 2], [4, 0], [0, 1]])
@@ -180,7 +202,7 @@ def test_auto_cuts_text_columns_of_many_categories_only():
     embedder = EntityEmbedder(categorical_columns=["many", "few", "numbers"], **FAST)
     embedder.fit(X, rng.normal(size=n))
     assert list(embedder.string_features_) == ["many"]
-    assert embedder.string_features_["many"] == StringHashing("char", (3, 5), 16_384)
+    assert embedder.string_features_["many"] == StringHashing("char", (3, 3), 16_384)
 
 
 def test_an_unseen_string_is_composed_from_its_pieces():
