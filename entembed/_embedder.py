@@ -64,6 +64,9 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
     feature_scales_ : dict of str to float
         The factor each column's learned vectors were multiplied by
         (``feature_scale``); 1.0 with None.
+    string_features_ : dict of str to StringHashing
+        The columns cut into pieces of text (``string_features``), each with
+        how its strings are cut and hashed.
     vocabulary_ : CategoryVocabulary
         The fitted codes.
     n_features_in_ : int

@@ -22,7 +22,6 @@ from ._string_features import CodePieces, piece_means
 from ._vocabulary import UNKNOWN_CODE
 
 ENCODERS = ("embedding", "onehot")
-OWN_DROPOUT = 0.0
 
 
 def _check_tables(cardinalities: Sequence[int], embedding_dims: Sequence[int]) -> None:
@@ -277,7 +276,6 @@ class EntityEmbeddingNetwork(nn.Module):
             if pieces is not None and any(p is not None for p in pieces)
             else None
         )
-        self.own_dropout = OWN_DROPOUT
         self.n_numeric = n_numeric
         self.register_buffer("numeric_mean", torch.zeros(n_numeric))
         self.register_buffer("numeric_scale", torch.ones(n_numeric))
@@ -353,21 +351,6 @@ class EntityEmbeddingNetwork(nn.Module):
             self.own_weight.copy_(torch.as_tensor(np.concatenate(weights)))
         self.shrinks = any(m > 0 for m in rows)  # type: ignore[union-attr]
 
-    def _own_codes(self, codes: torch.Tensor) -> torch.Tensor:
-        """The codes whose own vectors a training step reads: in a column cut
-        into pieces, a share ``own_dropout`` of them read the unknown vector
-        instead, with their pieces kept. Those rows train exactly what a
-        string never seen in fit is served (the unknown vector plus its
-        pieces' mean), and the pieces learn to carry a category alone."""
-        if not self.training or not self.own_dropout:
-            return codes
-        columns = self.pieces.columns  # type: ignore[union-attr]
-        dropped = torch.rand((len(codes), len(columns)), device=codes.device)
-        codes = codes.clone()
-        part = codes[:, columns]
-        codes[:, columns] = part.masked_fill(dropped < self.own_dropout, UNKNOWN_CODE)
-        return codes
-
     def _shrunk(self, codes: torch.Tensor) -> torch.Tensor:
         own = self.encoder(codes)
         if not self.shrinks:
@@ -382,10 +365,8 @@ class EntityEmbeddingNetwork(nn.Module):
     def forward(
         self, codes: torch.Tensor, numeric: torch.Tensor | None = None
     ) -> torch.Tensor:
-        if self.pieces is None:
-            x = self._shrunk(codes)
-        else:
-            x = self._shrunk(self._own_codes(codes))
+        x = self._shrunk(codes)
+        if self.pieces is not None:
             x = x + self.pieces(codes).to(x.dtype)
         if self.n_numeric:
             if numeric is None or numeric.shape[1] != self.n_numeric:

@@ -122,11 +122,12 @@ string_features : {"auto", "none", "char", "word"} or dict, default="auto"
     OFFICER 3") share most of theirs, and a string never seen in fit gets
     one from its pieces instead of the unknown vector. ``"char"``: the
     character n-grams of the lower-cased text (``string_ngram_range``);
-    ``"word"``: its word tokens; ``"none"``: no column. ``"auto"``: character
-    n-grams for each column of text with at least 100 kept categories. A
-    dict gives the choice by column (columns it leaves out: ``"none"``).
-    The fitted choice is ``string_features_``; the user guide's "Dirty
-    strings" section documents the hashing.""",
+    ``"word"``: its word tokens; ``"none"``: no column. ``"auto"``: each
+    column of text with at least 100 kept categories, by word tokens where
+    they hold 4 or more words on average (free text), by character n-grams
+    otherwise. A dict gives the choice by column (columns it leaves out:
+    ``"none"``). The fitted choice is ``string_features_``; the user
+    guide's page on dirty strings documents the hashing.""",
     "string_buckets": """\
 string_buckets : int, default=16384
     Rows of each text column's table of piece vectors: pieces are hashed

@@ -26,7 +26,8 @@ _SHARED_DOC = (
     ----------
     The fitted attributes of :class:`EntityEmbedder` (``categories_``,
     ``cardinalities_``, ``embedding_dims_``, ``embeddings_``, ``history_``,
-    ``constant_columns_``, ``n_features_in_``, ``feature_names_in_``){extra}.
+    ``constant_columns_``, ``string_features_``, ``n_features_in_``,
+    ``feature_names_in_``){extra}.
 """
 )
 

@@ -30,6 +30,10 @@ MAX_CHARS = 256
 # into pieces (the quality benchmark chose it across all its tables; see the
 # ablation page).
 AUTO_MIN_CATEGORIES = 100
+# ... into word tokens where its categories hold at least this many words on
+# average (free text: a few words carry it, and its dozens of character
+# n-grams per row would cost more and dilute them), character n-grams below.
+AUTO_MIN_WORDS = 4
 # A piece vector's width at most: a wider column's pieces add to its first
 # PIECE_WIDTH dimensions (a step costs each row's pieces times this width).
 PIECE_WIDTH = 16
@@ -246,10 +250,7 @@ def choose_hashing(
         kinds = {c: string_features.get(c, "none") for c in columns}
     elif string_features == "auto":
         kinds = {
-            c: "char"
-            if len(found) >= AUTO_MIN_CATEGORIES and is_text(found)
-            else "none"
-            for c, found in zip(columns, categories, strict=True)
+            c: _auto_kind(found) for c, found in zip(columns, categories, strict=True)
         }
     else:
         kinds = dict.fromkeys(columns, string_features)
@@ -269,6 +270,15 @@ def choose_hashing(
         for c, kind in kinds.items()
         if kind != "none"
     }
+
+
+def _auto_kind(categories: np.ndarray) -> str:
+    """``"auto"``'s choice for a column of these kept categories."""
+    if len(categories) < AUTO_MIN_CATEGORIES or not is_text(categories):
+        return "none"
+    sample = categories[:: max(1, len(categories) // 1000)]
+    words = np.mean([len(re.findall(r"\w+", normalise(v))) for v in sample])
+    return "word" if words >= AUTO_MIN_WORDS else "char"
 
 
 def code_pieces(
