@@ -52,6 +52,21 @@ def _draw_table(n_categories: int, width: int) -> torch.Tensor:
     return 0.01 * torch.randn(n_categories, width)
 
 
+def _start_from(weights, tables, what: str, *, strict: bool = False) -> None:
+    """Copy each given table into its weight, by column (a None on either
+    side: the weight keeps its draw), refusing a table of another shape."""
+    with torch.no_grad():
+        for j, (weight, table) in enumerate(zip(weights, tables, strict=strict)):
+            if weight is None or table is None:
+                continue
+            if tuple(table.shape) != tuple(weight.shape):
+                raise ValueError(
+                    f"{what} {j} starts from shape {table.shape}, but the "
+                    f"network's {what} has shape {tuple(weight.shape)}."
+                )
+            weight.copy_(torch.as_tensor(np.asarray(table, dtype=np.float32)))
+
+
 class EmbeddingTables(nn.Module):
     """One embedding table per categorical column, looked up and concatenated.
 
@@ -433,18 +448,7 @@ class EntityEmbeddingNetwork(nn.Module):
         frozen : sequence of bool
             By column: the table stays as given (it gets no gradient).
         """
-        with torch.no_grad():
-            for j, (weight, table) in enumerate(
-                zip(self.tables(), tables, strict=True)
-            ):
-                if table is None:
-                    continue
-                if tuple(table.shape) != tuple(weight.shape):
-                    raise ValueError(
-                        f"table {j} starts from shape {table.shape}, but the "
-                        f"network's table has shape {tuple(weight.shape)}."
-                    )
-                weight.copy_(torch.as_tensor(np.asarray(table, dtype=np.float32)))
+        _start_from(self.tables(), tables, "table", strict=True)
         for parameter, freeze in zip(self.table_parameters(), frozen, strict=False):
             parameter.requires_grad_(not freeze)
 
@@ -458,18 +462,8 @@ class EntityEmbeddingNetwork(nn.Module):
             ``(n_buckets, width)``, or None (or a column not cut into
             pieces) to keep the random draw.
         """
-        if self.pieces is None:
-            return
-        with torch.no_grad():
-            for weight, table in zip(self.pieces.weights(), pieces, strict=False):
-                if weight is None or table is None:
-                    continue
-                if tuple(table.shape) != tuple(weight.shape):
-                    raise ValueError(
-                        f"a table of piece vectors starts from shape {table.shape}, "
-                        f"but the network's has shape {tuple(weight.shape)}."
-                    )
-                weight.copy_(torch.as_tensor(np.asarray(table, dtype=np.float32)))
+        if self.pieces is not None:
+            _start_from(self.pieces.weights(), pieces, "table of piece vectors")
 
     def load_layers(self, network: NumpyNetwork) -> None:
         """Start the hidden layers, the head and the scalings from ``network``.

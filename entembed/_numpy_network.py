@@ -92,8 +92,10 @@ class NumpyNetwork:
         """Column ``j``'s vectors of strings never seen in fit: the unknown
         vector plus the mean of their pieces' vectors (``ids``, ``starts``:
         their pieces, as :meth:`StringHashing.pieces` gives them)."""
-        assert self.pieces is not None and self.pieces[j] is not None
-        means = piece_means(self.pieces[j], ids, starts)
+        table = self.pieces[j] if self.pieces else None
+        if table is None:
+            raise ValueError(f"column {j} is not cut into pieces of text")
+        means = piece_means(table, ids, starts)
         vectors = np.repeat(
             self.tables[j][UNKNOWN_CODE : UNKNOWN_CODE + 1], len(means), 0
         )

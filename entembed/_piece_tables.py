@@ -84,9 +84,12 @@ class PieceTables(nn.Module):
             )
         self.reset_parameters()
 
+    def _bags(self) -> list[nn.EmbeddingBag]:
+        return [bag for bag in self.bags if isinstance(bag, nn.EmbeddingBag)]
+
     def reset_parameters(self) -> None:
         with torch.no_grad():
-            for bag in self.bags:
+            for bag in self._bags():
                 # The tables' own start (see _modules._draw_table).
                 bag.weight.copy_(0.01 * torch.randn(*bag.weight.shape))
 
@@ -100,7 +103,7 @@ class PieceTables(nn.Module):
         # Each piece's position in ids: its row's begin plus its rank in the row.
         shift = torch.repeat_interleave(begin - offsets, lengths)
         positions = torch.arange(len(shift), device=codes.device) + shift
-        return self.bags[k](ids[positions], offsets)
+        return self._bags()[k](ids[positions], offsets)
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         blocks = []
@@ -121,13 +124,13 @@ class PieceTables(nn.Module):
         return torch.cat(blocks, dim=1)
 
     def set_sparse_gradients(self, sparse: bool) -> None:
-        for bag in self.bags:
+        for bag in self._bags():
             bag.sparse = bool(sparse)
 
     def weights(self) -> list[torch.Tensor | None]:
         """By column: its table of piece vectors ``(n_buckets, piece width)``,
         or None."""
         return [
-            self.bags[self.columns.index(j)].weight if j in self.columns else None
+            self._bags()[self.columns.index(j)].weight if j in self.columns else None
             for j in range(len(self.widths))
         ]

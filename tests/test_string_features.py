@@ -340,6 +340,18 @@ def test_dask_transform_composes_unseen_strings_as_pandas_does():
     assert np.allclose(lazy.compute().to_numpy(), model.transform(new))
 
 
+def test_a_streamed_fit_cuts_strings_and_composes_unseen_ones():
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = job_titles()
+    rows = dd.from_pandas(X.assign(pay=y), npartitions=3)
+    model = EntityEmbedder(string_features="char", cv=3, **FAST)
+    model.fit(rows[["title"]], rows["pay"])
+    assert list(model.string_features_) == ["title"]
+    assert model.network_.pieces[0] is not None
+    vector = model.transform(pd.DataFrame({"title": ["Police Officer IV"]}))[0]
+    assert not np.allclose(vector, model.network_.tables[0][UNKNOWN_CODE])
+
+
 def test_string_features_errors_name_the_column_and_the_fix():
     X, y = job_titles(100)
     with pytest.raises(ValueError, match=r"string_features names \['job'\], which"):
