@@ -199,7 +199,7 @@ def test_auto_cuts_text_columns_of_many_categories_only_free_text_by_words():
             "numbers": rng.integers(0, AUTO_MIN_CATEGORIES * 2, n),
         }
     )
-    X["notes"] = [f"the strike number {i} on the left wing" for i in X["many"].index]
+    X["notes"] = [f"the strike number {i % 150} on the left wing" for i in X.index]
     columns = ["many", "few", "numbers", "notes"]
     embedder = EntityEmbedder(categorical_columns=columns, **FAST)
     embedder.fit(X, rng.normal(size=n))
