@@ -606,3 +606,14 @@ def test_cli_tells_user_errors_from_bugs():
     assert is_user_error(raised(lambda: EntityEmbedder().set_params(colour=1)))
     assert is_user_error(raised(lambda: EntityEmbedder(max_epochs=0).fit([[1]], [1])))
     assert is_user_error(FileNotFoundError("x"))
+
+
+def test_cli_fit_cuts_strings_and_plot_places_new_ones(table, tmp_path):
+    pytest.importorskip("matplotlib")
+    model = tmp_path / "model.npz"
+    assert _fit(table, model, *TRAIN, "--string-features", "char") == 0
+    assert set(load(model).string_features_) == {"c0", "c1"}
+    out = tmp_path / "map.png"
+    argv = ["plot", str(model), "--column", "c1", "--out", str(out)]
+    assert main([*argv, "--strings", "c1_99", "--quiet"]) == 0
+    assert out.stat().st_size > 0
