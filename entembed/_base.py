@@ -247,6 +247,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         if "network_" in state:
             state.setdefault("_classes", None)  # 0.1.0 kept no classes
             state.setdefault("constant_columns_", [])  # it kept every column
+            state.setdefault("string_features_", {})  # cut no column into pieces
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
@@ -625,7 +626,9 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             if hashing is None or j >= len(pieces) or pieces[j] is None:
                 continue
             rows = np.flatnonzero(codes[:, j] == UNKNOWN_CODE)
-            values = frame[column].to_numpy(dtype=object)[rows]
+            if not len(rows):
+                continue
+            values = frame[column].iloc[rows].to_numpy(dtype=object)
             present = ~pd.isna(values)
             if present.any():
                 rows = rows[present]

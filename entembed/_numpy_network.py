@@ -81,7 +81,8 @@ class NumpyNetwork:
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _stacked=None, _offsets=None)
+        # A network pickled before string features had no pieces.
+        self.__dict__.update({"pieces": None, **state}, _stacked=None, _offsets=None)
         self.__post_init__()
 
     @property

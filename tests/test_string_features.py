@@ -377,3 +377,20 @@ def test_a_warm_start_continues_the_own_and_piece_vectors():
     model.fit(X, y)
     assert np.allclose(model.predict(X), before, atol=1e-3)
     assert model.history_["train_loss"].iloc[-1] < fresh_loss / 2
+
+
+def test_an_estimator_pickled_before_string_features_still_serves():
+    from entembed._numpy_network import NumpyNetwork
+
+    X, y = job_titles(200)
+    model = EntityEmbedder(string_features="none", **FAST).fit(X, y)
+    state = dict(model.__getstate__())
+    del state["string_features_"]
+    network_state = model.network_.__getstate__()
+    del network_state["pieces"]
+    network = NumpyNetwork.__new__(NumpyNetwork)
+    network.__setstate__(network_state)
+    restored = EntityEmbedder.__new__(EntityEmbedder)
+    restored.__setstate__({**state, "network_": network})
+    assert restored.string_features_ == {} and restored.network_.pieces is None
+    assert np.array_equal(restored.transform(X), model.transform(X))
