@@ -146,6 +146,11 @@ class FittedTables:
     def most_similar(self, column: str, category, k: int = 5) -> pd.Series:
         """The ``k`` categories of ``column`` nearest to ``category`` (cosine).
 
+        Vectors are compared as deviations from the mean of the column's
+        categories: what every category shares (the pieces of text common
+        to all of them, such as a shared prefix, or an offset the network
+        learned) says nothing about which categories are alike.
+
         Parameters
         ----------
         column : str
@@ -160,7 +165,8 @@ class FittedTables:
         Returns
         -------
         pandas.Series
-            Cosine similarities, highest first, indexed by category.
+            Cosine similarities of the centred vectors, highest first,
+            indexed by category.
         """
         j = self._embedded_column(column)
         if column in self.constant_columns_:
@@ -171,7 +177,9 @@ class FittedTables:
         categories = self.vocabulary_.categories_[j]
         matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)
         vectors = self.network_.tables[j][2:].astype(np.float64)
-        vector = self.served_vector(column, category)
+        centre = vectors.mean(axis=0)
+        vectors = vectors - centre
+        vector = self.served_vector(column, category) - centre
         norms = np.linalg.norm(vectors, axis=1)
         norms[norms == 0] = 1.0
         similarity = (vectors / norms[:, None]) @ (

@@ -123,8 +123,9 @@ string_features : {"auto", "none", "char", "word"} or dict, default="auto"
     one from its pieces instead of the unknown vector. ``"char"``: the
     character n-grams of the lower-cased text (``string_ngram_range``);
     ``"word"``: its word tokens; ``"none"``: no column. ``"auto"``: each
-    column of text with at least 100 kept categories, by word tokens where
-    they hold 4 or more words on average (free text), by character n-grams
+    column of text with at least 100 kept categories (but numbers around
+    one fixed text, such as ``"store_17"``), by word tokens where they hold
+    4 or more words on average (free text), by character n-grams
     otherwise. A dict gives the choice by column (columns it leaves out:
     ``"none"``). The fitted choice is ``string_features_``; the user
     guide's page on dirty strings documents the hashing.""",

@@ -276,6 +276,10 @@ def _auto_kind(categories: np.ndarray) -> str:
     """``"auto"``'s choice for a column of these kept categories."""
     if len(categories) < AUTO_MIN_CATEGORIES or not is_text(categories):
         return "none"
+    if len({re.sub(r"\d", "", normalise(v)) for v in categories}) == 1:
+        # Numbers around one fixed text ("store_17", "00123", "9:89:1"): their
+        # digits' n-grams would only tie unrelated identifiers together.
+        return "none"
     sample = categories[:: max(1, len(categories) // 1000)]
     words = np.mean([len(re.findall(r"\w+", normalise(v))) for v in sample])
     return "word" if words >= AUTO_MIN_WORDS else "char"

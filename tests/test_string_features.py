@@ -200,12 +200,14 @@ def test_auto_cuts_text_columns_of_many_categories_only_free_text_by_words():
         }
     )
     X["notes"] = [f"the strike number {i % 150} on the left wing" for i in X.index]
-    columns = ["many", "few", "numbers", "notes"]
+    X["ids"] = [f"store_{i}" for i in rng.integers(0, AUTO_MIN_CATEGORIES * 2, n)]
+    columns = ["many", "few", "numbers", "notes", "ids"]
     embedder = EntityEmbedder(categorical_columns=columns, **FAST)
     embedder.fit(X, rng.normal(size=n))
     assert list(embedder.string_features_) == ["many", "notes"]
     assert embedder.string_features_["many"] == StringHashing("char", (3, 3), 16_384)
-    # free text (4 words or more on average): word tokens
+    # free text (4 words or more on average): word tokens; numbers around
+    # one fixed text ("store_17") are identifiers, not text: not cut
     assert embedder.string_features_["notes"].kind == "word"
 
 
