@@ -194,12 +194,13 @@ def test_auto_cuts_text_columns_of_many_categories_only_free_text_by_words():
     n = 3_000
     X = pd.DataFrame(
         {
-            "many": [f"name {i}" for i in rng.integers(0, AUTO_MIN_CATEGORIES * 2, n)],
+            "many": ["".join(rng.choice(list("abcdefgh"), 3)) for _ in range(n)],
             "few": rng.choice(["a", "b", "c"], n),
             "numbers": rng.integers(0, AUTO_MIN_CATEGORIES * 2, n),
         }
     )
-    X["notes"] = [f"the strike number {i % 150} on the left wing" for i in X.index]
+    words = np.array(["left", "right", "wing", "engine"])
+    X["notes"] = [" ".join(rng.choice(words, 4)) for _ in range(n)]
     X["ids"] = [f"store_{i}" for i in rng.integers(0, AUTO_MIN_CATEGORIES * 2, n)]
     columns = ["many", "few", "numbers", "notes", "ids"]
     embedder = EntityEmbedder(categorical_columns=columns, **FAST)
