@@ -571,8 +571,9 @@ def dirty_strings_section(tables: list[dict]) -> list[str]:
     lines = [
         "## Dirty strings: string features against skrub",
         "",
-        "The default cuts each text column of at least 100 categories into "
-        'pieces hashed into buckets (`string_features="auto"`): word tokens '
+        "The default cuts each text column of at least 100 categories (but "
+        'numbers around one fixed text, such as "store_17") into pieces '
+        'hashed into buckets (`string_features="auto"`): word tokens '
         "where its categories hold 4 or more words on average (free text: the "
         "bird strikes' remarks), character 3-grams otherwise; "
         "a category's vector is its own plus its pieces' mean, and a string "
