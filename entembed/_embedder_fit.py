@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -99,10 +99,7 @@ def fit_embedder(
                 starts = np.cumsum([0, *network.widths])
                 for j in constant:
                     embeddings[:, starts[j] : starts[j + 1]] = tables[j][0]
-            pieces = network.pieces and [
-                None if j in constant else p for j, p in enumerate(network.pieces)
-            ]
-            network = replace(network, tables=tables, pieces=pieces)
+            network = network.serving(tables, constant)
     served = embeddings if fold_mean else None  # the out-of-fold vectors served
     factors = _scales(network, encoded, served, feature_scale)
     if feature_scale is not None:

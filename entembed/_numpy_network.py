@@ -89,6 +89,16 @@ class NumpyNetwork:
     def widths(self) -> list[int]:
         return [table.shape[1] for table in self.tables]
 
+    def serving(self, tables: list[np.ndarray], constant=()) -> NumpyNetwork:
+        """The same network serving ``tables``, where each column of
+        ``constant`` (indices) is one vector for every category: a string of
+        theirs never seen in fit is served that vector too, not composed
+        from pieces."""
+        pieces = self.pieces and [
+            None if j in constant else p for j, p in enumerate(self.pieces)
+        ]
+        return replace(self, tables=list(tables), pieces=pieces)
+
     def unseen_vectors(self, j: int, ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Column ``j``'s vectors of strings never seen in fit: the unknown
         vector plus the mean of their pieces' vectors (``ids``, ``starts``:

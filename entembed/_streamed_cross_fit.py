@@ -219,7 +219,7 @@ def finish_embedder(
     factors = np.ones(len(tables))
     if feature_scale is not None:
         factors = balanced_scales(spreads)
-    served = replace(network, tables=tables)
+    served = network.serving(tables, constant)
     if feature_scale is not None:
         served = served.scaled(factors)
         for fold in fold_tables or []:

@@ -397,3 +397,30 @@ def test_an_estimator_pickled_before_string_features_still_serves():
     restored.__setstate__({**state, "network_": network})
     assert restored.string_features_ == {} and restored.network_.pieces is None
     assert np.array_equal(restored.transform(X), model.transform(X))
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["in-memory", "streamed"])
+def test_a_column_served_constant_serves_its_vector_to_unseen_strings_too(streamed):
+    # A column whose vectors fail the folds' test serves one vector to every
+    # row: a string never seen in fit gets it too, not a composition.
+    rng = np.random.default_rng(0)
+    n = 3_000
+    X = pd.DataFrame(
+        {
+            "city": rng.choice(["oslo", "rome", "lima"], n),
+            "id": [f"u{k}" for k in rng.integers(0, 1_000, n)],
+        }
+    )
+    y = X["city"].map({"oslo": 0.0, "rome": 1.0, "lima": 2.0}) + rng.normal(0, 1, n)
+    params = {**FAST, "validation_fraction": 0.1, "max_epochs": 5}
+    embedder = EntityEmbedder(string_features={"id": "char"}, **params)
+    if streamed:
+        dd = pytest.importorskip("dask.dataframe")
+        rows = dd.from_pandas(X.assign(y=y), npartitions=3)
+        embedder.fit(rows[["city", "id"]], rows["y"])
+    else:
+        embedder.fit(X, y)
+    assert embedder.constant_columns_ == ["id"]
+    assert embedder.network_.pieces[1] is None
+    served = embedder.transform(pd.DataFrame({"city": ["oslo"] * 2, "id": ["u1", "x"]}))
+    assert np.array_equal(served[0], served[1])
