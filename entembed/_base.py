@@ -29,7 +29,13 @@ from ._embedding_dims import resolve_embedding_dims
 from ._fitted_tables import FittedTables
 from ._numpy_network import NumpyNetwork
 from ._persistence import decode_values, encode_values, jsonable_params, save
-from ._string_features import KINDS, StringHashing, choose_hashing, code_pieces
+from ._string_features import (
+    KINDS,
+    StringHashing,
+    choose_hashing,
+    code_pieces,
+    unseen_vectors,
+)
 from ._target import Target, as_target_array, prepare_target, target_with_classes
 from ._training_config import StartingPoint, TrainingConfig, check_memory
 from ._transfer import (
@@ -38,7 +44,7 @@ from ._transfer import (
     transferred_tables,
     warm_start_point,
 )
-from ._vocabulary import UNKNOWN_CODE, CategoryVocabulary
+from ._vocabulary import CategoryVocabulary
 
 
 def streams(X) -> bool:
@@ -287,11 +293,14 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         categorical, numeric = selection.categorical, selection.numeric
         if self._continues():
             check_warm_start(self, categorical, numeric)
-            begun = self._continued_start(frame[categorical], y)
+            target, vocabulary, codes, before = self._continued(frame[categorical], y)
+            hashing, pieces = self._string_pieces(vocabulary, categorical)
+            dims = dict(self.embedding_dims_)
+            start = warm_start_point(self.network_, vocabulary, pieces)
         else:
             begun = self._fresh_start(frame[categorical], y)
-        target, vocabulary, codes, dims, start, before = begun
-        hashing, pieces = self._string_pieces(vocabulary, categorical)
+            target, vocabulary, codes, dims, start, before = begun
+            hashing, pieces = self._string_pieces(vocabulary, categorical)
         config = TrainingConfig.from_params(
             self.get_params(),
             task=target.task,
@@ -369,9 +378,9 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         )
         return dims, start
 
-    def _continued_start(self, categories: pd.DataFrame, y):
-        """A warm start: the fitted vocabulary extended by new categories, the
-        fitted widths, classes and network, and the history so far."""
+    def _continued(self, categories: pd.DataFrame, y):
+        """A warm start's target (the fitted classes), the fitted vocabulary
+        extended by new categories, the codes, and the history so far."""
         target = target_with_classes(y, self.task_, self._classes)
         if target.n_outputs != self.network_.n_outputs:
             raise ValueError(
@@ -383,10 +392,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         vocabulary = copy.deepcopy(self.vocabulary_)
         vocabulary.set_params(**self._vocabulary_params())
         codes = vocabulary.extend(categories).transform(categories)
-        _, pieces = self._string_pieces(vocabulary, list(categories.columns))
-        start = warm_start_point(self.network_, vocabulary, pieces)
-        before = self.history_.to_dict("records")
-        return target, vocabulary, codes, dict(self.embedding_dims_), start, before
+        return target, vocabulary, codes, self.history_.to_dict("records")
 
     def _set_fit_result(
         self,
@@ -439,29 +445,10 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
 
     def _fit_streamed(self, X, y, sample_weight):
         """Fit on a table read piece by piece (a Dask DataFrame, or the
-        command line's Parquet rows); set the fitted state; return the
-        :class:`~entembed._streamed_fit.StreamedFit`."""
-        from ._streamed_fit import begin
+        command line's Parquet rows): :func:`~entembed._streamed_fit.fit`."""
+        from ._streamed_fit import fit
 
-        fit = begin(self, X, y, sample_weight)
-        self._check_stream(fit)
-        network, history, constant = self._train_streamed(fit)
-        table = fit.table
-        self._set_fitted(
-            vocabulary=table.vocabulary,
-            network=network,
-            task=table.task,
-            categorical_columns=table.categorical,
-            numeric_columns=table.numeric,
-            embedding_dims=fit.embedding_dims,
-            history=pd.DataFrame(history),
-            columns=table.columns,
-            has_names=True,
-            classes=table.classes,
-            string_features=fit.string_features,
-        )
-        self.constant_columns_ = list(constant)
-        return fit
+        return fit(self, X, y, sample_weight)
 
     def _check_stream(self, fit) -> None:
         """Refuse, before training, what this estimator cannot fit streamed."""
@@ -575,18 +562,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         vocabulary = CategoryVocabulary._from_state(meta["vocabulary"], arrays, columns)
         network = NumpyNetwork._from_state(meta["layers"], arrays, len(columns))
         dims = {c: int(meta["embedding_dims"][c]) for c in columns}
-        for column, table, n in zip(
-            columns, network.tables, vocabulary.cardinalities_, strict=True
-        ):
-            if table.shape != (n, dims[column]):
-                raise ValueError(f"table of {column!r} has shape {table.shape}")
-        if len(network.numeric_mean) != len(meta["numeric_columns"]):
-            raise ValueError("numeric scaling disagrees with the numeric columns")
-        n_outputs = network.n_outputs  # its layers were checked on reading
-        if (network.output_mean is not None) != (meta["task"] == "regression"):
-            raise ValueError(f"output scaling disagrees with task {meta['task']!r}")
-        if meta["task"] == "binary" and n_outputs != 1:
-            raise ValueError(f"a binary network with {n_outputs} outputs")
+        _check_network(network, meta, vocabulary, dims)
         estimator._set_fitted(
             vocabulary=vocabulary,
             network=network,
@@ -616,26 +592,14 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         return codes, frame, self._unseen(codes, frame)
 
     def _unseen(self, codes: np.ndarray, frame: pd.DataFrame) -> dict:
-        """By index of a column cut into pieces of text: the rows whose string
-        fit never kept (unseen, or rare), and their vectors composed from
-        their pieces (the unknown vector plus their pieces' mean)."""
-        found = {}
-        pieces = self.network_.pieces or []
-        for j, column in enumerate(self.categorical_columns_):
-            hashing = self.string_features_.get(column)
-            if hashing is None or j >= len(pieces) or pieces[j] is None:
-                continue
-            rows = np.flatnonzero(codes[:, j] == UNKNOWN_CODE)
-            if not len(rows):
-                continue
-            values = frame[column].iloc[rows].to_numpy(dtype=object)
-            present = ~pd.isna(values)
-            if present.any():
-                rows = rows[present]
-                inverse, uniques = pd.factorize(values[present])
-                vectors = self.network_.unseen_vectors(j, *hashing.pieces(uniques))
-                found[j] = (rows, vectors[inverse])
-        return found
+        """:func:`~entembed._string_features.unseen_vectors` of these rows."""
+        return unseen_vectors(
+            self.network_,
+            self.string_features_,
+            self.categorical_columns_,
+            codes,
+            frame,
+        )
 
     def save(self, path) -> None:
         """Save the fitted estimator in the safe format read by ``entembed.load``.
@@ -646,6 +610,24 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
             Where to write the ``.npz`` file.
         """
         save(self, path)
+
+
+def _check_network(network: NumpyNetwork, meta: dict, vocabulary, dims: dict) -> None:
+    """Refuse a saved network that disagrees with the file's metadata: its
+    tables' shapes, numeric scaling, output scaling and outputs."""
+    columns = meta["categorical_columns"]
+    for column, table, n in zip(
+        columns, network.tables, vocabulary.cardinalities_, strict=True
+    ):
+        if table.shape != (n, dims[column]):
+            raise ValueError(f"table of {column!r} has shape {table.shape}")
+    if len(network.numeric_mean) != len(meta["numeric_columns"]):
+        raise ValueError("numeric scaling disagrees with the numeric columns")
+    n_outputs = network.n_outputs  # its layers were checked on reading
+    if (network.output_mean is not None) != (meta["task"] == "regression"):
+        raise ValueError(f"output scaling disagrees with task {meta['task']!r}")
+    if meta["task"] == "binary" and n_outputs != 1:
+        raise ValueError(f"a binary network with {n_outputs} outputs")
 
 
 def _hashing_of(state, columns: list[str], network: NumpyNetwork) -> dict:

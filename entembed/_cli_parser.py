@@ -16,7 +16,7 @@ def _devices(text: str):
 
 
 def _model_options(parser) -> None:
-    """The estimator's settings: columns, task, folds, widths, parameters."""
+    """What the estimator learns: columns, task, folds, widths, strings."""
     parser.add_argument(
         "--columns",
         nargs="+",
@@ -58,10 +58,16 @@ def _model_options(parser) -> None:
         help="cut categories' text into pieces, whose learned vectors are "
         "added to each category's own, so that near-identical strings share "
         "most of theirs and a new string gets one: char (character n-grams), "
-        "word (word tokens), none, or auto (char for text columns of at "
-        "least 100 categories; the default). The model keeps the hashing; "
-        "--param string_buckets=N and string_ngram_range=[3,5] set it",
+        "word (word tokens), none, or auto (text columns of at least 100 "
+        "categories, but numbers around one fixed text: word tokens for "
+        "free text, character 3-grams otherwise; the default). The model "
+        "keeps the hashing; --param string_buckets=N and "
+        "string_ngram_range=[3,4] set it",
     )
+
+
+def _setting_options(parser) -> None:
+    """Where the settings come from, and where a fit runs and checkpoints."""
     parser.add_argument(
         "--checkpoint-dir",
         metavar="DIR",
@@ -165,6 +171,7 @@ def _add_fit(sub) -> None:
         "not the rows",
     )
     _model_options(fit)
+    _setting_options(fit)
     _run_options(fit)
 
 

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from ._vocabulary import N_RESERVED_CODES
+
 if TYPE_CHECKING:
     from ._numpy_network import NumpyNetwork
     from ._vocabulary import CategoryVocabulary
@@ -137,10 +139,21 @@ class FittedTables:
             The vector, as a row of ``transform``'s output holds it.
         """
         j = self._embedded_column(column)
-        categories = self.vocabulary_.categories_[j]
-        matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)
-        if len(matches):
-            return self.network_.tables[j][2 + matches[0]].astype(np.float64)
+        return self._served(j, column, category, self._position(j, category))
+
+    def _position(self, j: int, category) -> int | None:
+        """Where ``category`` stands among column ``j``'s kept categories
+        (None: it is not one of them)."""
+        categories = pd.Index(self.vocabulary_.categories_[j], dtype=object)
+        matches = np.flatnonzero(categories == category)
+        return int(matches[0]) if len(matches) else None
+
+    def _served(self, j: int, column: str, category, position) -> np.ndarray:
+        """:meth:`served_vector`, the category's ``position`` known."""
+        if position is not None:
+            return self.network_.tables[j][N_RESERVED_CODES + position].astype(
+                np.float64
+            )
         return self._composed(j, column, category)
 
     def most_similar(self, column: str, category, k: int = 5) -> pd.Series:
@@ -175,19 +188,19 @@ class FittedTables:
                 f"vectors {self._why_constant}"
             )
         categories = self.vocabulary_.categories_[j]
-        matches = np.flatnonzero(pd.Index(categories, dtype=object) == category)
-        vectors = self.network_.tables[j][2:].astype(np.float64)
+        position = self._position(j, category)
+        vectors = self.network_.tables[j][N_RESERVED_CODES:].astype(np.float64)
         centre = vectors.mean(axis=0)
         vectors = vectors - centre
-        vector = self.served_vector(column, category) - centre
+        vector = self._served(j, column, category, position) - centre
         norms = np.linalg.norm(vectors, axis=1)
         norms[norms == 0] = 1.0
         similarity = (vectors / norms[:, None]) @ (
             vector / max(np.linalg.norm(vector), 1e-300)
         )
-        if len(matches):
-            similarity[matches[0]] = -np.inf
-        n = min(k, len(categories) - len(matches))
+        if position is not None:
+            similarity[position] = -np.inf
+        n = min(k, len(categories) - (position is not None))
         order = np.argsort(-similarity, kind="stable")[:n]
         return pd.Series(
             similarity[order],

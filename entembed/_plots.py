@@ -92,19 +92,8 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, strings=(), ax=N
             textcoords="offset points",
         )
     for text in strings:
-        vector = embedder.served_vector(column, text)
-        point = (vector - centre) @ axes
-        ax.scatter(*point, marker="x", s=60, color="#d95f0e")
-        ax.annotate(
-            str(text),
-            point,
-            fontsize=8,
-            color="#d95f0e",
-            ha="center",
-            va="top",
-            xytext=(0, -6),
-            textcoords="offset points",
-        )
+        point = (embedder.served_vector(column, text) - centre) @ axes
+        _cross(ax, point, str(text))
     ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
     ax.set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
     ax.set_title(
@@ -113,6 +102,21 @@ def embedding_map(embedder, column: str, *, n_labels: int = 40, strings=(), ax=N
     )
     ax.grid(alpha=0.2)
     return ax
+
+
+def _cross(ax, point, label: str) -> None:
+    """A string placed on the map: a labelled cross."""
+    ax.scatter(*point, marker="x", s=60, color="#d95f0e")
+    ax.annotate(
+        label,
+        point,
+        fontsize=8,
+        color="#d95f0e",
+        ha="center",
+        va="top",
+        xytext=(0, -6),
+        textcoords="offset points",
+    )
 
 
 # A label's box in axes fractions, for a 9 x 7 inch map at 8 points: the

@@ -1,8 +1,9 @@
 """An estimator's fit on a table larger than memory: a Dask DataFrame (or a
 Parquet file or folder from the command line) read piece by piece.
 
-:func:`begin` reads the table once (:func:`~entembed._streaming.first_pass`)
-and settles what the fit needs before training; :func:`held_out_gains` tests
+:func:`fit` fits an estimator so. :func:`begin` reads the table once
+(:func:`~entembed._streaming.first_pass`) and settles what the fit needs
+before training; :func:`held_out_gains` tests
 the ID-like columns on rows read again piece by piece (the validation rows,
 or a fold's held-out rows, :mod:`entembed._streamed_cross_fit`). The training
 itself is :func:`entembed._training.fit_streamed`. No torch here.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.utils import check_random_state
 
 from ._id_columns import row_losses
@@ -65,6 +67,31 @@ def begin(estimator, X, y, sample_weight=None) -> StreamedFit:
     )
     check_memory(config, 0)  # the tables; the rows stay on disk
     return StreamedFit(table, config, start, dims, hashing)
+
+
+def fit(estimator, X, y, sample_weight=None) -> StreamedFit:
+    """Fit ``estimator`` on a streamed table: :func:`begin`, its checks and
+    training (its ``_check_stream`` and ``_train_streamed``), and its fitted
+    state set once; return the :class:`StreamedFit`."""
+    started = begin(estimator, X, y, sample_weight)
+    estimator._check_stream(started)
+    network, history, constant = estimator._train_streamed(started)
+    table = started.table
+    estimator._set_fitted(
+        vocabulary=table.vocabulary,
+        network=network,
+        task=table.task,
+        categorical_columns=table.categorical,
+        numeric_columns=table.numeric,
+        embedding_dims=started.embedding_dims,
+        history=pd.DataFrame(history),
+        columns=table.columns,
+        has_names=True,
+        classes=table.classes,
+        string_features=started.string_features,
+    )
+    estimator.constant_columns_ = list(constant)
+    return started
 
 
 def check_streamable(estimator) -> None:

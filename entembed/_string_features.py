@@ -8,8 +8,9 @@ Bojanowski et al. 2017): near-identical strings share most of their vector, a
 rare spelling borrows from the common ones, and a string never seen in fit
 gets a vector from its pieces instead of the one unknown vector.
 
-This layer is numpy only: the network (torch) sums the pieces' vectors in
-training, and serving composes an unseen string's vector here, without torch.
+This layer is numpy and pandas only: the network (torch) averages the pieces'
+vectors in training, and serving composes an unseen string's vector here,
+without torch.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from ._vocabulary import N_RESERVED_CODES
+from ._vocabulary import N_RESERVED_CODES, UNKNOWN_CODE
 
 KINDS = ("char", "word")
 # A category's text is cut to its first MAX_CHARS characters: a 10,000-character
@@ -293,3 +295,27 @@ def code_pieces(
         CodePieces.of_categories(hashing[c], found) if c in hashing else None
         for c, found in zip(columns, categories, strict=True)
     )
+
+
+def unseen_vectors(network, hashing: dict, columns: list[str], codes, frame) -> dict:
+    """For :meth:`NumpyNetwork.embed`'s ``unseen``: by index of a column cut
+    into pieces of text (``hashing``, by name), the rows whose string fit
+    never kept (unseen, or merged as rare) and their composed vectors (the
+    unknown vector plus their pieces' mean), each distinct string hashed
+    once. ``network``: the fitted :class:`NumpyNetwork`; ``codes``, ``frame``:
+    the rows' codes and values of ``columns``, the embedded columns."""
+    found = {}
+    pieces = network.pieces or []
+    for j, column in enumerate(columns):
+        if column not in hashing or j >= len(pieces) or pieces[j] is None:
+            continue
+        rows = np.flatnonzero(codes[:, j] == UNKNOWN_CODE)
+        if not len(rows):
+            continue
+        values = frame[column].iloc[rows].to_numpy(dtype=object)
+        present = ~pd.isna(values)
+        if present.any():
+            inverse, uniques = pd.factorize(values[present])
+            vectors = network.unseen_vectors(j, *hashing[column].pieces(uniques))
+            found[j] = (rows[present], vectors[inverse])
+    return found
