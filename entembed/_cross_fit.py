@@ -231,16 +231,17 @@ def as_the_fold_serves(fold, seen: list[np.ndarray], pieces=()):
     unknown vector, plus the mean of their pieces' vectors in a column cut
     into pieces of text (``pieces``: by column, its
     :class:`~entembed._string_features.CodePieces` or None)."""
-    tables = []
-    for j, table in enumerate(fold.tables):
+    tables = list(fold.tables)
+    for j, table in enumerate(tables):
         unseen = np.flatnonzero(~seen[j])
-        table = table.copy()
+        if not len(unseen):  # the fold saw every category: served as it is
+            continue
+        tables[j] = table = table.copy()
         found = pieces[j] if j < len(pieces) else None
         if found is None or fold.pieces is None or fold.pieces[j] is None:
             table[unseen] = table[UNKNOWN_CODE]
-        elif len(unseen):
+        else:
             table[unseen] = fold.unseen_vectors(j, *found.rows(unseen))
-        tables.append(table)
     return replace(fold, tables=tables)
 
 

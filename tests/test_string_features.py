@@ -58,6 +58,9 @@ def test_hashing_is_pinned_across_releases():
     )
     assert starts.tolist() == [0, 6, 9]
     assert ids.tolist() == [485, 100, 517, 600, 763, 996, 485, 788, 967]
+    ids, starts = StringHashing("word").pieces(["Senior nurse, night", "nurse"])
+    assert starts.tolist() == [0, 3, 4]
+    assert ids.tolist() == [3005, 6022, 4211, 6022]
 
 
 def test_strings_that_differ_in_case_and_spaces_share_every_piece():
