@@ -394,11 +394,7 @@ def table_targets(table: dict) -> list[tuple[str, str, str]]:
         return _stats(cells[contender][model])[:2]
 
     def verdict(ours, theirs):
-        if at_least(ours[0], theirs[0], higher):
-            return "met"
-        if abs(ours[0] - theirs[0]) < max(ours[1], theirs[1]):
-            return "MISSED, within noise"
-        return "MISSED"
+        return _verdict(ours, theirs, higher)
 
     own = stats("network's own", "itself")
     linear = stats("one-hot (top 50)", "linear")
@@ -544,14 +540,19 @@ def cross_fitting_section(tables: list[dict]) -> list[str]:
     return lines
 
 
-def _gb(table: dict, contender: str) -> tuple[float, float] | None:
-    """Gradient boosting's mean and std on the contender's features (the
-    contender's own score for a model without a downstream model)."""
+def _gb_cell(table: dict, contender: str) -> dict | None:
+    """Gradient boosting's cell on the contender's features (the contender's
+    own for a model without a downstream model; None: not measured)."""
     cells = table["cells"].get(contender)
     if not cells:
         return None
-    cell = cells.get("gradient boosting") or cells.get("itself")
-    return _stats(cell)[:2]
+    return cells.get("gradient boosting") or cells.get("itself")
+
+
+def _gb(table: dict, contender: str) -> tuple[float, float] | None:
+    """:func:`_gb_cell`'s mean and std."""
+    cell = _gb_cell(table, contender)
+    return None if cell is None else _stats(cell)[:2]
 
 
 def _verdict(ours, theirs, higher: bool) -> str:
@@ -693,10 +694,9 @@ def unseen_section(tables: list[dict]) -> list[str]:
     ]
 
     def unseen(t, contender):
-        cells = t["cells"].get(contender)
-        if not cells:
+        cell = _gb_cell(t, contender)
+        if cell is None:
             return None
-        cell = cells.get("gradient boosting") or cells.get("itself")
         values = np.array(cell.get("unseen", []), dtype=float)
         if not len(values) or np.isnan(values).all():
             return None

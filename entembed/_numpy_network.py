@@ -129,9 +129,10 @@ class NumpyNetwork:
             self._embed_stacked(codes, out, self._stacked, self._offsets)
         else:
             self._embed_columns(codes, out)
-        starts = np.cumsum([0, *self.widths])
-        for j, (rows, vectors) in (unseen or {}).items():
-            out[rows, starts[j] : starts[j + 1]] = vectors
+        if unseen:
+            starts = np.cumsum([0, *self.widths])
+            for j, (rows, vectors) in unseen.items():
+                out[rows, starts[j] : starts[j + 1]] = vectors
         return out
 
     def _embed_columns(self, codes: np.ndarray, out: np.ndarray) -> np.ndarray:
