@@ -27,7 +27,7 @@ from ._columns import select_columns
 from ._dataframe import check_not_empty, match_columns, numeric_array, to_frame
 from ._embedding_dims import resolve_embedding_dims
 from ._fitted_tables import FittedTables
-from ._numpy_network import NumpyNetwork
+from ._numpy_network import INTERACTIONS, NumpyNetwork
 from ._persistence import decode_values, encode_values, jsonable_params, save
 from ._string_features import (
     KINDS,
@@ -129,6 +129,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         "hidden_units": ["array-like"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
+        "interactions": [StrOptions(set(INTERACTIONS))],
         "string_features": [StrOptions({"auto", "none", *KINDS}), dict],
         "string_buckets": [Interval(Integral, 1, None, closed="left")],
         "string_ngram_range": ["array-like"],
@@ -173,6 +174,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         hidden_units=(256, 128),
         dropout=0.0,
         batch_norm=False,
+        interactions="none",
         string_features="auto",
         string_buckets=16_384,
         string_ngram_range=(3, 3),
@@ -214,6 +216,7 @@ class EntityEmbeddingBase(FittedTables, BaseEstimator):
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.batch_norm = batch_norm
+        self.interactions = interactions
         self.string_features = string_features
         self.string_buckets = string_buckets
         self.string_ngram_range = string_ngram_range

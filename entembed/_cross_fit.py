@@ -47,6 +47,7 @@ class CrossFit(NamedTuple):
     predictions: np.ndarray | None
     mean_tables: list[np.ndarray] | None
     held_out_gains: dict[int, np.ndarray]
+    pairs: np.ndarray | None = None
 
 
 def cross_fitted_embeddings(
@@ -56,6 +57,7 @@ def cross_fitted_embeddings(
     *,
     epochs: int | None = None,
     predict: bool = False,
+    pairs: bool = False,
     gains_of: Sequence[int] = (),
 ) -> CrossFit:
     """Each row's vectors (and prediction) from the fold model that did not
@@ -77,6 +79,10 @@ def cross_fitted_embeddings(
     predict : bool, default=False
         Also return each row's out-of-fold prediction (see
         :func:`~entembed._numpy_network.output_columns`).
+    pairs : bool, default=False
+        Also return each row's out-of-fold products of its columns'
+        projected vectors (:meth:`NumpyNetwork.pair_products`,
+        ``interactions="fm"``).
     gains_of : sequence of int, default=()
         Columns whose held-out gains to measure (see :func:`held_out_gains`).
 
@@ -84,7 +90,8 @@ def cross_fitted_embeddings(
     -------
     CrossFit
         ``features``, shape (n_rows, sum of widths), float32; ``predictions``,
-        shape (n_rows, n_outputs), float32, or None; ``mean_tables``: per
+        shape (n_rows, n_outputs), float32, or None; ``pairs``, shape
+        (n_rows, n_pairs), float32, or None; ``mean_tables``: per
         column, the mean over folds of each fold's table rotated onto
         ``tables``' axes, a category the fold never trained on read as its
         unknown vector (what the fold served such a row); ``held_out_gains``:
@@ -105,9 +112,9 @@ def cross_fitted_embeddings(
     # unused. Meanwhile the folds' tables are held (k per column instead of a
     # running sum).
     waiting = []
-    predictions = (
-        np.empty((len(codes), config.n_outputs), np.float32) if predict else None
-    )
+    held_out = {}
+    if predict:
+        held_out["predictions"] = np.empty((len(codes), config.n_outputs), np.float32)
     gains = {j: np.empty(len(codes)) for j in gains_of}
     n_folds = splitter.get_n_splits(codes, target)
     for k, (train, test) in enumerate(splitter.split(codes, target), start=1):
@@ -129,17 +136,17 @@ def cross_fitted_embeddings(
         waiting.append((fold.tables, seen, test))
         if not gains:
             served.add(*waiting.pop(), codes)
-        if predict or gains:
-            predictions = _on_held_out_rows(
-                fold, encoded, train, test, predictions if predict else None, gains
-            )
+        if pairs and "pairs" not in held_out:
+            held_out["pairs"] = np.empty((len(codes), fold.n_pairs), np.float32)
+        _on_held_out_rows(fold, encoded, train, test, held_out, gains)
     if weight is not None:
         gains = weighted_gains(gains, weight)
+    predictions, products = held_out.get("predictions"), held_out.get("pairs")
     if gains and not any(informative(gain) for gain in gains.values()):
-        return CrossFit(None, predictions, None, gains)
+        return CrossFit(None, predictions, None, gains, products)
     for waited in waiting:
         served.add(*waited, codes)
-    return CrossFit(served.features, predictions, served.mean_tables(), gains)
+    return CrossFit(served.features, predictions, served.mean_tables(), gains, products)
 
 
 def fold_config(config, epochs: int | None):
@@ -159,16 +166,18 @@ def fold_config(config, epochs: int | None):
     )
 
 
-def _on_held_out_rows(fold, encoded, train, test, predictions, gains):
-    """Fill the ``test`` rows' out-of-fold ``predictions`` (None: none asked)
-    and ``gains`` (by column) from the ``fold`` model, which saw only the
-    ``train`` rows' categories; return ``predictions``."""
+def _on_held_out_rows(fold, encoded, train, test, outputs, gains):
+    """Fill the ``test`` rows' out-of-fold ``outputs`` (``"predictions"``,
+    ``"pairs"``: those asked for) and ``gains`` (by column) from the ``fold``
+    model, which saw only the ``train`` rows' categories."""
     codes, task = encoded.codes, encoded.config.task
     held_out = codes[test]
-    if predictions is not None:
-        predictions[test] = output_columns(
+    if "predictions" in outputs:
+        outputs["predictions"][test] = output_columns(
             fold.forward(held_out, encoded.numeric[test]), task
         )
+    if "pairs" in outputs:
+        outputs["pairs"][test] = fold.pair_products(held_out)
     if gains:
         found = held_out_gains(
             fold,
@@ -181,7 +190,6 @@ def _on_held_out_rows(fold, encoded, train, test, predictions, gains):
         )
         for j, gain in gains.items():
             gain[test] = found[j]
-    return predictions
 
 
 def _splitter(cv, config, target):

@@ -16,7 +16,7 @@ from ._base import EntityEmbeddingBase, streams
 from ._columns import is_passable
 from ._dataframe import check_finite_numeric, numeric_array
 from ._embedder_fit import fit_embedder
-from ._numpy_network import output_columns
+from ._numpy_network import column_pairs, output_columns
 from ._parameter_docs import EMBEDDER, parameters_section
 from ._persistence import saveable
 from ._streaming import is_dask_collection
@@ -126,6 +126,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         hidden_units=(256, 128),
         dropout=0.0,
         batch_norm=False,
+        interactions="none",
         string_features="auto",
         string_buckets=16_384,
         string_ngram_range=(3, 3),
@@ -168,6 +169,7 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             hidden_units=hidden_units,
             dropout=dropout,
             batch_norm=batch_norm,
+            interactions=interactions,
             string_features=string_features,
             string_buckets=string_buckets,
             string_ngram_range=string_ngram_range,
@@ -260,6 +262,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             out[:, : done.embeddings.shape[1]] = done.embeddings
         if done.predictions is not None:
             out[:, self._prediction_block] = done.predictions
+        if done.pairs is not None:
+            out[:, self._pairs_block] = done.pairs
         return out
 
     def _fit_streamed_embedder(self, X, y, sample_weight, *, features: bool):
@@ -267,12 +271,17 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         training rows' features as a lazy Dask DataFrame."""
         from ._streamed_cross_fit import finish_embedder, out_of_fold_features
 
-        if features and self.append_prediction:
-            raise ValueError(
-                "fit_transform with append_prediction=True on a Dask DataFrame "
-                "would serve in-sample predictions: a streamed fit does not "
-                "cross-fit them. Call fit, then transform_dask, or fit in memory."
-            )
+        for name, value, served in [
+            ("append_prediction", self.append_prediction, "predictions"),
+            ("interactions", self.interactions, "products of column pairs"),
+        ]:
+            if features and value not in (False, "none", "cross"):
+                raise ValueError(
+                    f"fit_transform with {name}={value!r} on a Dask DataFrame "
+                    f"would serve in-sample {served}: a streamed fit does not "
+                    "cross-fit them. Call fit, then transform_dask, or fit in "
+                    "memory."
+                )
         fit = self._fit_streamed(X, y, sample_weight)
         table = fit.table
         done, fold_tables = finish_embedder(
@@ -369,6 +378,8 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
             out[:, self._prediction_block] = output_columns(
                 self.network_.forward(codes, numeric, unseen), self.task_
             )
+        if self.network_.n_pairs:
+            out[:, self._pairs_block] = self.network_.pair_products(codes, unseen)
         return out
 
     @property
@@ -378,11 +389,19 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
         n = self.network_.n_outputs if self.append_prediction else 0
         return slice(width, width + n)
 
+    @property
+    def _pairs_block(self) -> slice:
+        """The output columns of the products of column pairs
+        (``interactions="fm"``; empty without them)."""
+        start = self._prediction_block.stop
+        return slice(start, start + self.network_.n_pairs)
+
     def _features(
         self, codes: np.ndarray, frame: pd.DataFrame, unseen=None
     ) -> np.ndarray:
-        """Embeddings, room for the prediction, passed-through columns."""
-        after = self._prediction_block.stop
+        """Embeddings, room for the prediction and the products of column
+        pairs, passed-through columns."""
+        after = self._pairs_block.stop
         out = np.empty(
             (len(codes), after + len(self.passthrough_columns_)), dtype=np.float32
         )
@@ -416,6 +435,12 @@ class EntityEmbedder(TransformerMixin, EntityEmbeddingBase):
                 classes = list(range(max(n, 2))) if found is None else list(found)
                 shown = classes[1:] if self.task_ == "binary" else classes
                 names += [f"probability_{label}" for label in shown]
+        if self.network_.n_pairs:
+            columns = self.categorical_columns_
+            names += [
+                f"{columns[i]}*{columns[j]}"
+                for i, j in zip(*column_pairs(len(columns)), strict=True)
+            ]
         return np.asarray([*names, *self.passthrough_columns_], dtype=object)
 
     def fit_transform(self, X, y=None, sample_weight=None):

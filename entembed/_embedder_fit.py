@@ -39,7 +39,9 @@ class EmbedderFit:
     ``feature_scales``); ``cv`` the folds it cross-fitted in, or None;
     ``embeddings`` the training rows' vectors as served to a downstream model
     (out of fold where cross-fitted; None: look them up in ``network``), and
-    ``predictions`` their out-of-fold predictions (``append_prediction``).
+    ``predictions`` their out-of-fold predictions (``append_prediction``),
+    and ``pairs`` their out-of-fold products of column pairs
+    (``interactions="fm"``).
     """
 
     network: NumpyNetwork
@@ -48,6 +50,7 @@ class EmbedderFit:
     feature_scales: np.ndarray
     embeddings: np.ndarray | None = None
     predictions: np.ndarray | None = None
+    pairs: np.ndarray | None = None
 
 
 def fit_embedder(
@@ -65,13 +68,15 @@ def fit_embedder(
     """Finish an embedder's fit from its trained ``network`` (``history``:
     this fit's epochs). ``features``: the caller wants the training rows'
     features (``fit_transform``), which need the folds even where the served
-    tables do not (an appended prediction is always out of fold)."""
+    tables do not (an appended prediction, and the products of column pairs,
+    are always out of fold)."""
     folds, id_like = _decide_folds(encoded, network, cv, report)
     fold_mean = folds is not None and not append_prediction
     names = list(encoded.config.table_names)
     constant: list[int] = []
-    embeddings = predictions = None
-    if fold_mean or (features and append_prediction):
+    embeddings = predictions = pairs = None
+    out_of_fold = features and (append_prediction or network.n_pairs > 0)
+    if fold_mean or out_of_fold:
         judged = id_like if cv == "auto" and test_id_columns and fold_mean else []
         fitted = cross_fitted_embeddings(
             encoded,
@@ -79,9 +84,10 @@ def fit_embedder(
             network.tables,
             epochs=_epochs_to_best(history),
             predict=append_prediction,
+            pairs=features and network.n_pairs > 0,
             gains_of=judged,
         )
-        predictions = fitted.predictions
+        predictions, pairs = fitted.predictions, fitted.pairs
         if not fold_mean:
             embeddings = None if folds is None else fitted.features
         else:
@@ -113,6 +119,7 @@ def fit_embedder(
         feature_scales=factors,
         embeddings=embeddings,
         predictions=predictions,
+        pairs=pairs,
     )
 
 

@@ -41,7 +41,7 @@ class EntityEmbeddingModule(L.LightningModule):
         float 0/1 (N,) for binary, int64 class indices (N,) for multiclass.
     n_outputs : int, default=1
         Regression targets, or number of classes for "multiclass".
-    n_numeric, hidden_units, dropout, batch_norm, encoder
+    n_numeric, hidden_units, dropout, batch_norm, interactions, encoder
         As in :class:`EntityEmbeddingNetwork`.
     learning_rate : float, default=3e-3
         AdamW's learning rate for the hidden layers and the head.
@@ -103,6 +103,7 @@ class EntityEmbeddingModule(L.LightningModule):
         hidden_units: Sequence[int] = (256, 128),
         dropout: float = 0.0,
         batch_norm: bool = False,
+        interactions: str = "none",
         encoder: str = "embedding",
         learning_rate: float = 3e-3,
         weight_decay: float = 0.0,
@@ -153,6 +154,7 @@ class EntityEmbeddingModule(L.LightningModule):
             n_outputs=n_outputs,
             dropout=dropout,
             batch_norm=batch_norm,
+            interactions=interactions,
             encoder=encoder,
             pieces=pieces,
         )

@@ -16,6 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import skip_init
 
+from ._interactions import (
+    CrossLayers,
+    PairwiseProducts,
+    interaction_module,
+    output_width,
+)
 from ._numpy_network import NumpyNetwork
 from ._piece_tables import PieceTables
 from ._string_features import CodePieces, piece_means
@@ -239,6 +245,10 @@ class EntityEmbeddingNetwork(nn.Module):
         By column, the hashed pieces of its categories' text (None: not cut
         into pieces). A category's vector is then its own vector plus the
         mean of its pieces' vectors (:class:`PieceTables`).
+    interactions : {"none", "fm", "cross"}, default="none"
+        How columns combine before the MLP: not at all, the pairwise products
+        of factorization machines (:class:`PairwiseProducts`), or DCN-V2
+        cross layers (:class:`CrossLayers`).
 
     Shape
     -----
@@ -265,6 +275,7 @@ class EntityEmbeddingNetwork(nn.Module):
         batch_norm: bool = False,
         encoder: str = "embedding",
         pieces: Sequence[CodePieces | None] | None = None,
+        interactions: str = "none",
     ) -> None:
         super().__init__()
         if encoder not in ENCODERS:
@@ -309,8 +320,10 @@ class EntityEmbeddingNetwork(nn.Module):
             persistent=False,
         )
 
-        layers: list[nn.Module] = []
         width = int(sum(embedding_dims)) + n_numeric
+        self.interactions = interaction_module(interactions, embedding_dims, n_numeric)
+        width = output_width(self.interactions, width)
+        layers: list[nn.Module] = []
         for units in hidden_units:
             layers.append(nn.Linear(width, int(units)))
             if batch_norm:
@@ -391,6 +404,8 @@ class EntityEmbeddingNetwork(nn.Module):
                 )
             scaled = (numeric.to(x.dtype) - self.numeric_mean) / self.numeric_scale
             x = torch.cat([x, scaled], dim=1)
+        if self.interactions is not None:
+            x = self.interactions(x)
         return self.head(self.mlp(x))
 
     def _piece_weights(self) -> list[torch.Tensor | None]:
@@ -479,7 +494,16 @@ class EntityEmbeddingNetwork(nn.Module):
             if isinstance(m, (nn.Linear, nn.BatchNorm1d, nn.ReLU))
         ]
         kinds = {nn.Linear: "linear", nn.BatchNorm1d: "batchnorm", nn.ReLU: "relu"}
-        theirs = [kind for kind, _ in network.layers]
+        mixing = self._interaction_layers()
+        theirs = [kind for kind, _ in network.layers[len(mixing) :]]
+        if [kind for kind, _ in network.layers[: len(mixing)]] != [
+            kind for kind, _ in mixing
+        ]:
+            raise ValueError(
+                f"the network to start from has layers "
+                f"{[kind for kind, _ in network.layers]}; this one has "
+                f"{[kind for kind, _ in mixing]} before its MLP."
+            )
         ours = [kinds[type(m)] for m in modules]
         shapes = [tuple(m.weight.shape) for m in modules if isinstance(m, nn.Linear)]
         their_shapes = [
@@ -494,8 +518,15 @@ class EntityEmbeddingNetwork(nn.Module):
         def tensor(array) -> torch.Tensor:
             return torch.as_tensor(np.asarray(array, dtype=np.float32))
 
+        given = [params for _, params in network.layers[: len(mixing)]]
+        if isinstance(self.interactions, PairwiseProducts):
+            self.interactions.load(given[0])
+        elif isinstance(self.interactions, CrossLayers):
+            self.interactions.load(given)
         with torch.no_grad():
-            for module, (_, params) in zip(modules, network.layers, strict=True):
+            for module, (_, params) in zip(
+                modules, network.layers[len(mixing) :], strict=True
+            ):
                 if isinstance(module, nn.Linear):
                     module.weight.copy_(tensor(params["weight"]))
                     module.bias.copy_(tensor(params["bias"]))
@@ -508,6 +539,15 @@ class EntityEmbeddingNetwork(nn.Module):
             self.set_numeric_scaling(
                 tensor(network.numeric_mean), tensor(network.numeric_scale)
             )
+
+    def _interaction_layers(self) -> list[tuple[str, dict[str, np.ndarray]]]:
+        """The interactions as :class:`NumpyNetwork` layers (none: empty)."""
+        if isinstance(self.interactions, PairwiseProducts):
+            n_inputs = sum(self.interactions.widths) + self.n_numeric
+            return [("pairs", self.interactions.export(n_inputs))]
+        if isinstance(self.interactions, CrossLayers):
+            return [("cross", params) for params in self.interactions.export()]
+        return []
 
     def _served_tables(self) -> tuple[list[np.ndarray], list | None]:
         """The tables as served, each category's vector as the network sees
@@ -573,6 +613,7 @@ class EntityEmbeddingNetwork(nn.Module):
             elif isinstance(layer, nn.ReLU):
                 layers.append(("relu", {}))
         tables, piece_tables = self._served_tables()
+        layers = [*self._interaction_layers(), *layers]
         return NumpyNetwork(
             tables=tables,
             pieces=piece_tables,

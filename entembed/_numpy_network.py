@@ -16,7 +16,27 @@ import numpy as np
 from ._string_features import piece_means
 from ._vocabulary import UNKNOWN_CODE
 
-LAYER_KINDS = ("linear", "batchnorm", "relu")
+LAYER_KINDS = ("linear", "batchnorm", "relu", "pairs", "cross")
+# How a network combines columns before its MLP (see _interactions): none,
+# the pairwise products of factorization machines, or DCN-V2 cross layers.
+INTERACTIONS = ("none", "fm", "cross")
+
+
+def column_pairs(n_columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``(i, j)``, ``i < j``, in the order of their products."""
+    left, right = np.triu_indices(n_columns, k=1)
+    return left, right
+
+
+def pair_products(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """A ``"pairs"`` layer's products: each column's projection ``weight[j]``
+    (its block of the inputs; zeros elsewhere), through ``tanh``, dotted with
+    each other's."""
+    u = np.tanh(np.einsum("ni,jki->njk", x, weight.astype(x.dtype, copy=False)))
+    left, right = column_pairs(len(weight))
+    return (u[:, left] * u[:, right]).sum(-1)
+
+
 _GATHER_ROWS = 65_536  # rows per gather block: a few MB, stays in cache
 
 
@@ -188,13 +208,38 @@ class NumpyNetwork:
             for p, f in zip(self.pieces, factor, strict=True)
         ]
         layers = list(self.layers)
-        if layers:
-            kind, params = layers[0]  # always linear: the MLP's first or the head
-            per_input = np.ones(params["weight"].shape[1])
-            per_input[: sum(self.widths)] = np.repeat(factor, self.widths)
+        per_input = np.ones(sum(self.widths) + len(self.numeric_mean))
+        per_input[: sum(self.widths)] = np.repeat(factor, self.widths)
+        # Every layer up to the first linear one reads the scaled inputs: a
+        # cross layer's output scales as its input (x_0 * (W x + b) + x with
+        # W divided by the scales), a pairs layer's products stay as they
+        # were (each projection divided by its column's scale).
+        for i, (kind, params) in enumerate(layers):
             weight = (params["weight"] / per_input).astype(params["weight"].dtype)
-            layers[0] = (kind, {**params, "weight": weight})
+            layers[i] = (kind, {**params, "weight": weight})
+            if kind == "linear":
+                break
+            if kind == "pairs":
+                per_input = np.concatenate([per_input, np.ones(self.n_pairs)])
         return replace(self, tables=tables, layers=layers, pieces=pieces)
+
+    @property
+    def n_pairs(self) -> int:
+        """The pairs of columns whose products a ``"pairs"`` layer serves
+        (``interactions="fm"``); 0 without one."""
+        if not self.layers or self.layers[0][0] != "pairs":
+            return 0
+        return len(column_pairs(len(self.tables))[0])
+
+    def pair_products(self, codes: np.ndarray, unseen=None) -> np.ndarray:
+        """Each row's products of its columns' projected vectors, by pair of
+        columns (:func:`column_pairs`), float32: what ``interactions="fm"``
+        adds to the MLP's input and an embedder serves."""
+        if not self.n_pairs:
+            raise ValueError("the network has no pairs layer (interactions='fm')")
+        vectors = self.embed(codes, unseen=unseen).astype(np.float64)
+        weight = self.layers[0][1]["weight"][:, :, : sum(self.widths)]
+        return pair_products(vectors, weight).astype(np.float32)
 
     def forward(
         self, codes: np.ndarray, numeric: np.ndarray | None = None, unseen=None
@@ -220,10 +265,21 @@ class NumpyNetwork:
         a mean over thousands of rows does not notice, and the products run
         several times faster than :meth:`forward`'s float64. The first layer's
         product is computed once: replacing column ``j`` moves it by
-        ``(vectors[j] - x_j) @ W_j.T``, the column's block of weights only.
+        ``(vectors[j] - x_j) @ W_j.T``, the column's block of weights only
+        (where the first layer is linear: not after interactions).
         """
         x = self._inputs(codes, numeric)
-        (_, first), rest = self.layers[0], self.layers[1:]  # always linear
+        if self.layers[0][0] != "linear":
+            # Interactions come first: a column's block reaches the first
+            # linear layer through them, so each replacement runs the network.
+            without = {}
+            starts = np.cumsum([0, *self.widths])
+            for j, vector in vectors.items():
+                replaced = x.copy()
+                replaced[:, starts[j] : starts[j + 1]] = vector
+                without[j] = self._through(replaced)
+            return self._through(x), without
+        (_, first), rest = self.layers[0], self.layers[1:]
         weight = first["weight"].astype(np.float32)
         product = x @ weight.T + first["bias"].astype(np.float32)
         starts = np.cumsum([0, *self.widths])
@@ -251,8 +307,17 @@ class NumpyNetwork:
     def _through(self, x: np.ndarray, layers=None) -> np.ndarray:
         """``x`` through ``layers`` (all of them by default), then the output
         scaling, in ``x``'s precision."""
+        start, previous = x, None  # start: a run of cross layers' input, x_0
         for kind, params in self.layers if layers is None else layers:
-            if kind == "linear":
+            if kind == "cross" and previous != "cross":
+                start = x
+            previous = kind
+            if kind == "pairs":
+                x = np.concatenate([x, pair_products(x, params["weight"])], axis=1)
+            elif kind == "cross":
+                weight = params["weight"].T.astype(x.dtype, copy=False)
+                x = start * (x @ weight + params["bias"]) + x
+            elif kind == "linear":
                 x = x @ params["weight"].T.astype(x.dtype, copy=False) + params["bias"]
             elif kind == "batchnorm":
                 x = (x - params["mean"]) / np.sqrt(params["var"] + params["eps"])
@@ -345,6 +410,12 @@ class NumpyNetwork:
                     )
                 width = weight.shape[0]
                 expected = {"weight": weight.shape, "bias": (width,)}
+            elif kind == "pairs":
+                k = np.shape(params["weight"])[1:2] or (0,)
+                expected = {"weight": (len(self.tables), *k, width)}
+                width += len(column_pairs(len(self.tables))[0])
+            elif kind == "cross":
+                expected = {"weight": (width, width), "bias": (width,)}
             elif kind == "batchnorm":
                 expected = {key: (width,) for key in ("mean", "var", "weight", "bias")}
                 expected["eps"] = ()

@@ -114,6 +114,16 @@ dropout : float, default=0.0
     "batch_norm": """\
 batch_norm : bool, default=False
     Batch normalisation after each hidden layer.""",
+    "interactions": """\
+interactions : {"none", "fm", "cross"}, default="none"
+    How the network combines columns before its MLP, for targets that
+    depend on which categories meet (which user rates which item).
+    ``"fm"``: as in factorization machines, each column's vector is
+    projected to 8 dimensions and every pair of columns adds the dot
+    product of its two projections to the MLP's input; the embedder also
+    serves these products (``<a>*<b>`` columns), out of fold for the
+    training rows. ``"cross"``: two DCN-V2 cross layers on the vectors and
+    numeric columns. ``"none"``: the MLP alone.""",
     "string_features": """\
 string_features : {"auto", "none", "char", "word"} or dict, default="auto"
     Which columns' categories are also cut into pieces of text: a
@@ -238,10 +248,10 @@ warm_start : bool, default=False
     vocabulary and start from the unknown vector, while known categories
     keep their codes and start from their vectors, so features stay
     comparable. The columns, the task (and classes), ``hidden_units``,
-    ``batch_norm`` and the widths must stay; the input and target scalings
-    of the first fit are kept. ``history_`` continues its epoch count. On an
-    unfitted estimator, ``fit`` starts afresh, as scikit-learn's
-    ``warm_start`` does.""",
+    ``batch_norm``, ``interactions`` and the widths must stay; the input and
+    target scalings of the first fit are kept. ``history_`` continues its
+    epoch count. On an unfitted estimator, ``fit`` starts afresh, as
+    scikit-learn's ``warm_start`` does.""",
     "random_state": """\
 random_state : int, RandomState or None, default=None
     Seed of the initial tables, the validation split and the batches; an
@@ -263,6 +273,7 @@ SHARED = [
     "hidden_units",
     "dropout",
     "batch_norm",
+    "interactions",
     "string_features",
     "string_buckets",
     "string_ngram_range",

@@ -210,7 +210,7 @@ def _read_header(member, name: str):
         raise ValueError(f"member {name!r} has .npy version {version}")
     if dtype not in _DTYPES:
         raise ValueError(f"member {name!r} has dtype {dtype.str!r}, not a number type")
-    if not all(isinstance(n, int) and n >= 0 for n in shape) or len(shape) > 2:
+    if not all(isinstance(n, int) and n >= 0 for n in shape) or len(shape) > 3:
         raise ValueError(f"member {name!r} has shape {shape}")
     return shape, fortran, dtype
 

@@ -572,6 +572,7 @@ def _module(config, counts, shrinkage_rows, numeric_scaling, start):
         hidden_units=config.hidden_units,
         dropout=config.dropout,
         batch_norm=config.batch_norm,
+        interactions=config.interactions,
         encoder=config.encoder,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,

@@ -51,6 +51,7 @@ class TrainingConfig:
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.0
     batch_norm: bool = False
+    interactions: str = "none"
     encoder: str = "embedding"
     # By column, its categories' hashed pieces of text (None: not cut).
     pieces: tuple = ()

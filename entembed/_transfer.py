@@ -99,6 +99,13 @@ def check_warm_start(estimator, categorical: list[str], numeric: list[str]) -> N
             f"{fitted_norm}; batch_norm is now {estimator.batch_norm}. Set it back"
             + again
         )
+    fitted_mixing = _fitted_interactions(estimator.network_)
+    if estimator.interactions != fitted_mixing:
+        raise ValueError(
+            f"warm_start continues the fitted network, fitted with interactions="
+            f"{fitted_mixing!r}; interactions is now {estimator.interactions!r}. "
+            "Set it back" + again
+        )
     if not isinstance(estimator.embedding_dims, str) and not callable(
         estimator.embedding_dims
     ):
@@ -178,3 +185,9 @@ def transferred_tables(
         tables.append(table_from_frame(frame, vocabulary.categories_[j]))
     frozen = tuple(bool(freeze) and t is not None for t in tables)
     return StartingPoint(tuple(tables), frozen)
+
+
+def _fitted_interactions(network) -> str:
+    """The ``interactions`` a fitted network was built with."""
+    kinds = {kind for kind, _ in network.layers}
+    return "fm" if "pairs" in kinds else "cross" if "cross" in kinds else "none"

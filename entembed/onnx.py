@@ -51,6 +51,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._embedder import EntityEmbedder
+from ._numpy_network import column_pairs
 from ._predictors import EntityEmbeddingClassifier, EntityEmbeddingRegressor
 from ._vocabulary import MISSING_CODE, N_RESERVED_CODES, UNKNOWN_CODE
 from ._warnings import warn
@@ -447,8 +448,24 @@ def _network_output(graph: _Graph, operator, model) -> str:
         )
         x = graph.node("Concat", [x, scaled], "inputs", axis=1)
     x = graph.cast(x, TensorProto.DOUBLE)
+    start, previous = x, None  # start: a run of cross layers' input, x_0
     for kind, params in network.layers:
-        if kind == "linear":
+        if kind == "cross" and previous != "cross":
+            start = x
+        previous = kind
+        if kind == "pairs":
+            products = _pair_products(graph, x, params["weight"], np.float64)
+            x = graph.node("Concat", [x, products], "with_pairs", axis=1)
+        elif kind == "cross":
+            crossing = np.asarray(params["weight"], np.float64).T.copy()
+            product = graph.node(
+                "MatMul", [x, graph.constant("weight", crossing)], "cross"
+            )
+            shift = graph.constant("bias", np.asarray(params["bias"], np.float64))
+            product = graph.node("Add", [product, shift], "cross")
+            product = graph.node("Mul", [start, product], "cross")
+            x = graph.node("Add", [product, x], "cross")
+        elif kind == "linear":
             weight = np.asarray(params["weight"], np.float64).T.copy()
             x = graph.node("MatMul", [x, graph.constant("weight", weight)], "linear")
             bias = np.asarray(params["bias"], np.float64)
@@ -474,6 +491,28 @@ def _network_output(graph: _Graph, operator, model) -> str:
     return x
 
 
+def _pair_products(graph, x, weight: np.ndarray, dtype) -> str:
+    """A ``"pairs"`` layer's products of ``x`` (as
+    :func:`~entembed._numpy_network.pair_products`): the projections as one
+    product, then each pair's two projections multiplied and summed."""
+    n_columns, width, n_inputs = weight.shape
+    flat = np.asarray(weight, dtype)[:, :, :n_inputs].reshape(-1, n_inputs).T
+    u = graph.node("MatMul", [x, graph.constant("projections", flat.copy())], "u")
+    shape = graph.constant("shape", np.array([-1, n_columns, width], np.int64))
+    u = graph.node("Reshape", [u, shape], "u")
+    u = graph.node("Tanh", [u], "u")
+    left, right = column_pairs(n_columns)
+    sides = [
+        graph.node(
+            "Gather", [u, graph.constant("pair", side.astype(np.int64))], "side", axis=1
+        )
+        for side in (left, right)
+    ]
+    product = graph.node("Mul", sides, "pairs")
+    ones = graph.constant("ones", np.ones(width, dtype))
+    return graph.node("MatMul", [product, ones], "pairs")
+
+
 # ------------------------------------------------------------ converters
 def _embedder_shape(operator) -> None:
     model = operator.raw_operator
@@ -492,6 +531,11 @@ def _convert_embedder(scope, operator, container) -> None:
         elif model.task_ == "multiclass":
             output = graph.node("Softmax", [output], "proba", axis=1)
         blocks.append(graph.node("Cast", [output], "prediction", to=TensorProto.FLOAT))
+    if model.network_.n_pairs:
+        weight = model.network_.layers[0][1]["weight"]
+        weight = weight[:, :, : sum(model.network_.widths)]
+        products = _pair_products(graph, blocks[0], weight, np.float32)
+        blocks.append(products)
     blocks += _numbers(graph, operator, model.passthrough_columns_)
     container.add_node(
         "Concat" if len(blocks) > 1 else "Identity",

@@ -267,6 +267,7 @@ NEW_PARAMETERS = {
     "string_features": "none",  # it cut no column into pieces
     "string_buckets": 16_384,
     "string_ngram_range": [3, 3],
+    "interactions": "none",  # its network combined no columns
 }
 
 

@@ -344,6 +344,12 @@ def test_settings_a_streamed_fit_cannot_honour_are_refused_with_what_to_use():
         EntityEmbedder(**FAST, cv=None, append_prediction=True).fit_transform(
             *_split(data)
         )
+    with pytest.raises(
+        ValueError,
+        match=r"interactions='fm' on a Dask DataFrame would serve in-sample "
+        r"products of column pairs",
+    ):
+        EntityEmbedder(**FAST, interactions="fm").fit_transform(*_split(data))
     fitted = EntityEmbeddingRegressor(**FAST).fit(frame[["c0", "c1"]], frame.y)
     with pytest.raises(ValueError, match=r"warm_start=True\) cannot continue"):
         fitted.set_params(warm_start=True).fit(*_split(data))
