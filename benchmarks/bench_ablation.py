@@ -190,6 +190,22 @@ VARIANTS = {
         "string_features": "none",
     },
     "predictor defaults, string features": {"test_id_columns": True},
+    # Interactions (issue 29): a layer that combines columns before the MLP
+    # (factorization machines' pairwise products, DCN-V2's cross layers), and
+    # a slower learning rate for the hidden layers, whose fast fit of the
+    # rows' combinations stops sparse tables at their first epoch.
+    "predictor defaults, interactions fm": {
+        "test_id_columns": True,
+        "interactions": "fm",
+    },
+    "predictor defaults, interactions cross": {
+        "test_id_columns": True,
+        "interactions": "cross",
+    },
+    "predictor defaults, learning_rate 3e-4": {
+        "test_id_columns": True,
+        "learning_rate": 3e-4,
+    },
 }
 MODELS = ("gradient boosting", "k-nearest neighbours")
 

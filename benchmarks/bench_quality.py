@@ -103,6 +103,7 @@ DIRTY = {
 }
 STRING_ENCODERS = ("StringEncoder", "MinHashEncoder", "GapEncoder")
 COST_CAP = 1.3  # the issue's cap on the default fit's cost, against no pieces
+COST_MAX, COST_MEDIAN = 25, 10  # caps on a default fit / one GB fit
 # The page's order: the tables every default was chosen on, then those
 # added after, held out from every choice.
 ORDER = [*DATASETS, *HELD_OUT_DATASETS]
@@ -480,7 +481,7 @@ def table_targets(table: dict) -> list[tuple[str, str, str]]:
     def verdict(ours, theirs):
         return _verdict(ours, theirs, higher)
 
-    own = stats("network's own", "itself")
+    own = stats(OWN, "itself")
     linear = stats("one-hot (top 50)", "linear")
     left_out = own_choice(table)
     results = [
@@ -490,6 +491,15 @@ def table_targets(table: dict) -> list[tuple[str, str, str]]:
             f"{own[0]:.4g} vs {linear[0]:.4g}" + (f"; {left_out}" if left_out else ""),
         )
     ]
+    if CROSSES in cells:
+        crossed = stats(CROSSES, "linear")
+        results.append(
+            (
+                "network's own ≥ one-hot + pairwise crosses",
+                verdict(own, crossed),
+                f"{own[0]:.4g} vs {crossed[0]:.4g}",
+            )
+        )
     for model, label in (("gradient boosting", "GB"), ("k-nearest neighbours", "KNN")):
         rival = stats("target encoding", model)
         default = stats(EMBEDDINGS[0], model)
@@ -742,6 +752,148 @@ def dirty_strings_section(tables: list[dict]) -> list[str]:
     return lines
 
 
+def interactions_section(tables: list[dict]) -> list[str]:
+    """The ``interactions`` options against none, table by table: the
+    network's own predictions, and gradient boosting and k-nearest neighbours
+    on the embedder's features (with ``"fm"``, its vectors and the out-of-fold
+    products of column pairs); and how the default was chosen."""
+    measured = [t for t in tables if FM in t["cells"] and CROSSES in t["cells"]]
+    if not measured:
+        return []
+    variants = ["network's own, interactions=fm", "network's own, interactions=cross"]
+    lines = [
+        "## Interactions: combinations of columns",
+        "",
+        "The network's own predictions with `interactions` none (the MLP "
+        'alone), `"fm"` (each column\'s vector projected to 8 dimensions, '
+        "through tanh, and every pair of columns' dot product joining the "
+        'MLP\'s input) and `"cross"` (two DCN-V2 cross layers); gradient '
+        "boosting (GB) and k-nearest neighbours (KNN) on the default "
+        'embedder\'s features and on those of `interactions="fm"` (its vectors '
+        "and each pair's product, out of fold for the training rows); the "
+        "baseline that wins sparse tables of combinations in practice, "
+        "logistic (ridge) regression on one-hot columns and every pair of "
+        f"them crossed (crossed levels of fewer than {CROSS_RARE_ROWS} training "
+        "rows merged); and CatBoost, which crosses the columns its trees split "
+        "on. The sparse tables of combinations ("
+        + ", ".join(SPARSE)
+        + ") are marked *.",
+        "",
+        "| table | own, none | own, fm | own, cross | GB, none | GB, fm | "
+        "KNN, none | KNN, fm | one-hot + crosses | CatBoost |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    wins = {"own, fm": [], "own, cross": [], "GB, fm": [], "KNN, fm": []}
+    for t in measured:
+        higher, cells = t["higher_is_better"], t["cells"]
+
+        def cell(contender, model, cells=cells):
+            found = cells.get(contender, {}).get(model)
+            return None if found is None else _stats(found)[:2]
+
+        own = cell(OWN, "itself")
+        row = [own, *(cell(v, "itself") for v in variants)]
+        row += [cell(DEFAULT, "gradient boosting"), cell(FM, "gradient boosting")]
+        row += [
+            cell(DEFAULT, "k-nearest neighbours"),
+            cell(FM, "k-nearest neighbours"),
+        ]
+        row += [cell(CROSSES, "linear"), cell("CatBoost", "itself")]
+        if t["name"] not in HELD_OUT_DATASETS:
+            pairs = {
+                "own, fm": (row[1], row[0]),
+                "own, cross": (row[2], row[0]),
+                "GB, fm": (row[4], row[3]),
+                "KNN, fm": (row[6], row[5]),
+            }
+            for key, (ours, base) in pairs.items():
+                if ours and base:
+                    wins[key].append(better(ours[0], base[0], higher))
+        star = "*" if t["name"] in SPARSE else ""
+        lines.append(
+            md_row(
+                [f"{_label(t['name'])}{star}"]
+                + ["" if c is None else plus_minus(*c) for c in row]
+            )
+        )
+    counted = {k: f"{sum(v)}/{len(v)}" for k, v in wins.items()}
+    lines += [
+        "",
+        "Better than none on the tables defaults are chosen on (held-out "
+        "tables not counted): the network's own with fm on "
+        f"{counted['own, fm']}, with cross on {counted['own, cross']}; GB on "
+        f"the fm embedder's features on {counted['GB, fm']}, KNN on "
+        f"{counted['KNN, fm']}. " + _INTERACTIONS_DEFAULT,
+        "",
+    ]
+    return lines
+
+
+def fit_cost_section(tables: list[dict]) -> list[str]:
+    """Each default fit (the embedder's ``fit_transform``, the network's own
+    ``fit``) as a ratio to one HistGradientBoosting fit in the same run."""
+    lines = [
+        "## Fit cost: against one gradient-boosting fit",
+        "",
+        "Seconds of one `HistGradientBoosting` fit on the ordinal codes (and "
+        "the standardised numeric columns), of the default embedder's "
+        "`fit_transform` and of the network's own `fit`, each the median over "
+        "splits, measured in the same run; the ratios are each default fit's "
+        f"to the gradient-boosting fit. The aim: no table over {COST_MAX}x, "
+        f"the median at most {COST_MEDIAN}x.",
+        "",
+        "| table | GB fit, s | default embedder, s | ratio | network's own, s "
+        "| ratio | embedder with interactions=fm, s | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios: dict[str, list[tuple[str, float]]] = {"embedder": [], "own": []}
+    for t in tables:
+        cells = t["cells"]
+        ordinal = cells.get("ordinal", {}).get("gradient boosting", {})
+        if not ordinal.get("fit_seconds") or np.isnan(ordinal["fit_seconds"]).any():
+            continue
+        booster = float(
+            np.median(np.subtract(ordinal["seconds"], ordinal["fit_seconds"]))
+        )
+        row = [_label(t["name"]), f"{booster:.2f}"]
+        for key, contender, model, field in (
+            ("embedder", DEFAULT, "gradient boosting", "fit_seconds"),
+            ("own", OWN, "itself", "seconds"),
+            (None, FM, "gradient boosting", "fit_seconds"),
+        ):
+            found = cells.get(contender, {}).get(model, {}).get(field)
+            if not found or np.isnan(found).any():
+                row += ["", ""]
+                continue
+            seconds = float(np.median(found))
+            row += [f"{seconds:.1f}", f"{seconds / booster:.0f}x"]
+            if key:
+                ratios[key].append((_label(t["name"]), seconds / booster))
+        lines.append(md_row(row))
+    for key, name in (("embedder", "default embedder"), ("own", "network's own")):
+        found = ratios[key]
+        if not found:
+            continue
+        values = [r for _, r in found]
+        over = [f"{n} {r:.0f}x" for n, r in found if r > COST_MAX]
+        median = float(np.median(values))
+        lines += [
+            "",
+            f"The {name}: median {median:.1f}x "
+            f"({'met' if median <= COST_MEDIAN else 'MISSED'}, at most "
+            f"{COST_MEDIAN}x), "
+            + (
+                f"over {COST_MAX}x on {len(over)}/{len(found)} tables (MISSED: "
+                + ", ".join(over)
+                + ")."
+                if over
+                else f"none over {COST_MAX}x (met)."
+            ),
+        ]
+    lines.append("")
+    return lines
+
+
 def unseen_section(tables: list[dict]) -> list[str]:
     """Each contender on the test rows whose dirty string no training row
     holds: where the composed vectors should beat the one unknown vector."""
@@ -821,6 +973,8 @@ def unseen_section(tables: list[dict]) -> list[str]:
 
 # Which rows were measured with which defaults (the page is measured in
 # parts: --contenders).
+# How the interactions default was chosen (filled in from the run it reads).
+_INTERACTIONS_DEFAULT = ""
 _MEASURED_BEFORE = (
     "Every embedding row uses the current defaults (string features "
     "included) except two: `entity embeddings, cross-fitted` and `+ "
@@ -931,6 +1085,8 @@ def render(tables: list[dict], rows: int) -> str:
             lines.append("")
 
     lines += cross_fitting_section(tables)
+    lines += interactions_section(tables)
+    lines += fit_cost_section(tables)
     lines += dirty_strings_section(tables)
     lines += unseen_section(tables)
     for t in tables:

@@ -109,6 +109,7 @@ def estimator_params(args) -> dict:
         "cv": getattr(args, "cv", None),
         "embedding_dims": None if dims is None else _value(dims),
         "string_features": getattr(args, "string_features", None),
+        "interactions": getattr(args, "interactions", None),
         "checkpoint_dir": getattr(args, "checkpoint_dir", None),
         "accelerator": getattr(args, "accelerator", None),
         "devices": getattr(args, "devices", None),

@@ -64,6 +64,16 @@ def _model_options(parser) -> None:
         "keeps the hashing; --param string_buckets=N and "
         "string_ngram_range=[3,4] set it",
     )
+    parser.add_argument(
+        "--interactions",
+        choices=["none", "fm", "cross"],
+        default=None,
+        help="combine columns before the MLP, for targets that depend on "
+        "which categories meet: fm (every pair of columns' product of "
+        "projected vectors, which the embedder also serves as <a>*<b> "
+        "columns, out of fold for the training rows), cross (DCN-V2 cross "
+        "layers) or none (the default)",
+    )
 
 
 def _setting_options(parser) -> None:

@@ -15,8 +15,11 @@ per pair. Two standard layers make combinations explicit:
   rate 100) otherwise feed on growing products until the loss is infinite
   (an fm fit on the STAR table did, at 2,000 rows).
 - :class:`CrossLayers` (``"cross"``): DCN-V2's cross layers (Wang et al.
-  2021; torchrec's ``CrossNet``), ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l``,
-  each layer one order of products higher, on the whole input.
+  2021; torchrec's ``CrossNet``), ``x_{l+1} = x_0 * tanh(W_l x_l + b_l) +
+  x_l``, each layer one order of products higher, on the whole input. DCN-V2
+  has no ``tanh``: it bounds each layer's multiplier, so that a layer adds
+  at most ``|x_0|``; without it, a fit on the census table (held out) grew
+  its tables through the products until the loss was infinite.
 
 Each exports as layers of :class:`~entembed._numpy_network.NumpyNetwork`
 (``"pairs"``, ``"cross"``), which serves them without torch.
@@ -109,7 +112,8 @@ class PairwiseProducts(nn.Module):
 
 
 class CrossLayers(nn.Module):
-    """DCN-V2 cross layers: ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l``.
+    """DCN-V2 cross layers, gated: ``x_{l+1} = x_0 * tanh(W_l x_l + b_l) +
+    x_l``.
 
     Parameters
     ----------
@@ -137,7 +141,7 @@ class CrossLayers(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x0 = x
         for layer in self.crossings:
-            x = x0 * layer(x) + x
+            x = x0 * torch.tanh(layer(x)) + x
         return x
 
     def export(self) -> list[dict[str, np.ndarray]]:

@@ -316,7 +316,7 @@ class NumpyNetwork:
                 x = np.concatenate([x, pair_products(x, params["weight"])], axis=1)
             elif kind == "cross":
                 weight = params["weight"].T.astype(x.dtype, copy=False)
-                x = start * (x @ weight + params["bias"]) + x
+                x = start * np.tanh(x @ weight + params["bias"]) + x
             elif kind == "linear":
                 x = x @ params["weight"].T.astype(x.dtype, copy=False) + params["bias"]
             elif kind == "batchnorm":

@@ -463,6 +463,7 @@ def _network_output(graph: _Graph, operator, model) -> str:
             )
             shift = graph.constant("bias", np.asarray(params["bias"], np.float64))
             product = graph.node("Add", [product, shift], "cross")
+            product = graph.node("Tanh", [product], "cross")
             product = graph.node("Mul", [start, product], "cross")
             x = graph.node("Add", [product, x], "cross")
         elif kind == "linear":

@@ -608,6 +608,14 @@ def test_cli_tells_user_errors_from_bugs():
     assert is_user_error(FileNotFoundError("x"))
 
 
+def test_cli_fit_combines_columns_with_interactions(table, tmp_path):
+    model = tmp_path / "model.npz"
+    assert _fit(table, model, *TRAIN, "--interactions", "fm") == 0
+    fitted = load(model)
+    assert fitted.interactions == "fm"
+    assert fitted.network_.layers[0][0] == "pairs"
+
+
 def test_cli_fit_cuts_strings_and_plot_places_new_ones(table, tmp_path):
     pytest.importorskip("matplotlib")
     model = tmp_path / "model.npz"
