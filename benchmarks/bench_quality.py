@@ -66,6 +66,7 @@ from entembed.datasets import DATASETS, HELD_OUT_DATASETS, load_dataset
 DEFAULT = "entity embeddings (default)"
 NO_STRINGS = "entity embeddings, no string features"
 FM = "entity embeddings, interactions=fm"
+CROSS = "entity embeddings, interactions=cross"
 OWN = "network's own"
 # The network's own predictions with other settings: the interactions, and a
 # slower learning rate for the hidden layers (the sparse tables' question of
@@ -82,10 +83,11 @@ OURS = (
     "entity embeddings + prediction, cross-fitted",
     NO_STRINGS,
     FM,
+    CROSS,
     OWN,
     *OWN_VARIANTS,
 )
-EMBEDDINGS = OURS[:6]  # the contenders whose features feed downstream models
+EMBEDDINGS = OURS[:7]  # the contenders whose features feed downstream models
 CROSSES = "one-hot + pairwise crosses"
 CROSS_RARE_ROWS = 5  # a crossed pair's levels of fewer training rows merge
 # The tables of sparse combinations (every column categorical or nearly,
@@ -133,6 +135,7 @@ def encoders(task: str) -> dict:
             string_features="none", remainder="drop", random_state=0
         ),
         FM: EntityEmbedder(interactions="fm", remainder="drop", random_state=0),
+        CROSS: EntityEmbedder(interactions="cross", remainder="drop", random_state=0),
     }
 
 

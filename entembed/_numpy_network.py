@@ -310,7 +310,7 @@ class NumpyNetwork:
         start, previous = x, None  # start: a run of cross layers' input, x_0
         for kind, params in self.layers if layers is None else layers:
             if kind == "cross" and previous != "cross":
-                start = x
+                start = np.tanh(x)
             previous = kind
             if kind == "pairs":
                 x = np.concatenate([x, pair_products(x, params["weight"])], axis=1)

@@ -451,7 +451,7 @@ def _network_output(graph: _Graph, operator, model) -> str:
     start, previous = x, None  # start: a run of cross layers' input, x_0
     for kind, params in network.layers:
         if kind == "cross" and previous != "cross":
-            start = x
+            start = graph.node("Tanh", [x], "cross_start")
         previous = kind
         if kind == "pairs":
             products = _pair_products(graph, x, params["weight"], np.float64)

@@ -68,15 +68,16 @@ def test_the_fm_term_is_the_sum_over_column_pairs():
     np.testing.assert_allclose(served, explicit.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_cross_layers_are_dcn_v2s_gated():
+def test_cross_layers_are_dcn_v2s_bounded():
     torch.manual_seed(0)
     cross = CrossLayers(4, n_layers=2)
     for layer in cross.layers:
         torch.nn.init.normal_(layer.weight)
         torch.nn.init.normal_(layer.bias)
     x0 = torch.randn(3, 4)
-    x1 = x0 * torch.tanh(cross.layers[0](x0)) + x0
-    torch.testing.assert_close(cross(x0), x0 * torch.tanh(cross.layers[1](x1)) + x1)
+    x1 = torch.tanh(x0) * torch.tanh(cross.layers[0](x0)) + x0
+    x2 = torch.tanh(x0) * torch.tanh(cross.layers[1](x1)) + x1
+    torch.testing.assert_close(cross(x0), x2)
 
 
 @pytest.mark.parametrize("interactions", ["fm", "cross"])
