@@ -68,16 +68,23 @@ def test_the_fm_term_is_the_sum_over_column_pairs():
     np.testing.assert_allclose(served, explicit.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_cross_layers_are_dcn_v2s_bounded():
+def test_cross_layers_are_dcn_v2s_bounded_and_of_low_rank():
     torch.manual_seed(0)
-    cross = CrossLayers(4, n_layers=2)
+    cross = CrossLayers(6, n_layers=2, rank=2)
     for layer in cross.layers:
         torch.nn.init.normal_(layer.weight)
-        torch.nn.init.normal_(layer.bias)
-    x0 = torch.randn(3, 4)
-    x1 = torch.tanh(x0) * torch.tanh(cross.layers[0](x0)) + x0
-    x2 = torch.tanh(x0) * torch.tanh(cross.layers[1](x1)) + x1
+    x0 = torch.randn(3, 6)
+    served = cross.export()
+    weights = [torch.as_tensor(p["weight"]) for p in served]
+    biases = [torch.as_tensor(p["bias"]) for p in served]
+    assert all(torch.linalg.matrix_rank(w) <= 2 for w in weights)
+    x1 = torch.tanh(x0) * torch.tanh(x0 @ weights[0].T + biases[0]) + x0
+    x2 = torch.tanh(x0) * torch.tanh(x1 @ weights[1].T + biases[1]) + x1
     torch.testing.assert_close(cross(x0), x2)
+    # Started from the served matrices, a new module computes the same.
+    again = CrossLayers(6, n_layers=2, rank=2)
+    again.load(served)
+    torch.testing.assert_close(again(x0), x2, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("interactions", ["fm", "cross"])
