@@ -16,7 +16,7 @@ import numpy as np
 from ._string_features import piece_means
 from ._vocabulary import UNKNOWN_CODE
 
-LAYER_KINDS = ("linear", "batchnorm", "relu", "pairs", "cross")
+LAYER_KINDS = ("linear", "batchnorm", "relu", "pairs", "cross", "scale")
 # How a network combines columns before its MLP (see _interactions): none,
 # the pairwise products of factorization machines, or DCN-V2 cross layers.
 INTERACTIONS = ("none", "fm", "cross")
@@ -210,10 +210,16 @@ class NumpyNetwork:
         layers = list(self.layers)
         per_input = np.ones(sum(self.widths) + len(self.numeric_mean))
         per_input[: sum(self.widths)] = np.repeat(factor, self.widths)
+        if layers and layers[0][0] in ("cross", "scale"):
+            # Cross layers read tanh(x): no weight can undo a scale inside
+            # it, so a "scale" layer first maps the inputs back.
+            if layers[0][0] == "scale":
+                per_input = per_input / layers.pop(0)[1]["weight"]
+            layers.insert(0, ("scale", {"weight": (1 / per_input).astype(np.float32)}))
+            return replace(self, tables=tables, layers=layers, pieces=pieces)
         # Every layer up to the first linear one reads the scaled inputs: a
-        # cross layer's output scales as its input (x_0 * (W x + b) + x with
-        # W divided by the scales), a pairs layer's products stay as they
-        # were (each projection divided by its column's scale).
+        # pairs layer's products stay as they were (each projection divided
+        # by its column's scale), a linear layer's output too.
         for i, (kind, params) in enumerate(layers):
             weight = (params["weight"] / per_input).astype(params["weight"].dtype)
             layers[i] = (kind, {**params, "weight": weight})
@@ -222,6 +228,25 @@ class NumpyNetwork:
             if kind == "pairs":
                 per_input = np.concatenate([per_input, np.ones(self.n_pairs)])
         return replace(self, tables=tables, layers=layers, pieces=pieces)
+
+    def unscaled(self) -> NumpyNetwork:
+        """The network as trained: a leading ``"scale"`` layer (which
+        :meth:`scaled` adds before cross layers) folded back into the
+        tables, which torch's network can start from."""
+        if not self.layers or self.layers[0][0] != "scale":
+            return self
+        factor = self.layers[0][1]["weight"][: sum(self.widths)]
+        starts = np.cumsum([0, *self.widths])
+        factors = [float(factor[a]) for a in starts[:-1]]
+        tables = [
+            (t * f).astype(np.float32)
+            for t, f in zip(self.tables, factors, strict=True)
+        ]
+        pieces = self.pieces and [
+            None if p is None else (p * f).astype(np.float32)
+            for p, f in zip(self.pieces, factors, strict=True)
+        ]
+        return replace(self, tables=tables, layers=self.layers[1:], pieces=pieces)
 
     @property
     def n_pairs(self) -> int:
@@ -312,7 +337,9 @@ class NumpyNetwork:
             if kind == "cross" and previous != "cross":
                 start = np.tanh(x)
             previous = kind
-            if kind == "pairs":
+            if kind == "scale":
+                x = x * params["weight"].astype(x.dtype, copy=False)
+            elif kind == "pairs":
                 x = np.concatenate([x, pair_products(x, params["weight"])], axis=1)
             elif kind == "cross":
                 weight = params["weight"].T.astype(x.dtype, copy=False)
@@ -416,6 +443,8 @@ class NumpyNetwork:
                 width += len(column_pairs(len(self.tables))[0])
             elif kind == "cross":
                 expected = {"weight": (width, width), "bias": (width,)}
+            elif kind == "scale":
+                expected = {"weight": (width,)}
             elif kind == "batchnorm":
                 expected = {key: (width,) for key in ("mean", "var", "weight", "bias")}
                 expected["eps"] = ()

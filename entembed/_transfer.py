@@ -128,6 +128,7 @@ def warm_start_point(
     unknown vector. In a column cut into pieces of text (``pieces``: by
     column, the extended vocabulary's pieces or None), a table starts from
     its own vectors: the served ones less their pieces' mean."""
+    network = network.unscaled()
     tables = []
     for j, (table, n) in enumerate(
         zip(network.tables, vocabulary.cardinalities_, strict=True)

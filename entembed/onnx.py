@@ -453,7 +453,10 @@ def _network_output(graph: _Graph, operator, model) -> str:
         if kind == "cross" and previous != "cross":
             start = graph.node("Tanh", [x], "cross_start")
         previous = kind
-        if kind == "pairs":
+        if kind == "scale":
+            factor = graph.constant("scale", np.asarray(params["weight"], np.float64))
+            x = graph.node("Mul", [x, factor], "unscaled")
+        elif kind == "pairs":
             products = _pair_products(graph, x, params["weight"], np.float64)
             x = graph.node("Concat", [x, products], "with_pairs", axis=1)
         elif kind == "cross":

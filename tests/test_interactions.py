@@ -93,6 +93,9 @@ def test_interactions_serve_without_torch_as_torch_computes(interactions):
     network = EntityEmbeddingNetwork(
         [5, 7, 4], [2, 3, 2], n_numeric=2, hidden_units=(8,), interactions=interactions
     ).eval()
+    with torch.no_grad():  # interactions that matter, not their start near none
+        for parameter in network.interactions.parameters():
+            parameter.normal_()
     codes = torch.tensor([[1, 2, 3], [4, 6, 0], [2, 2, 2]])
     numeric = torch.randn(3, 2)
     expected = network(codes, numeric).detach().numpy()
@@ -101,18 +104,27 @@ def test_interactions_serve_without_torch_as_torch_computes(interactions):
     np.testing.assert_allclose(
         served.forward(codes.numpy(), numeric.numpy()), expected, rtol=1e-5
     )
-    # Scaled vectors (feature_scale): the layers that read them compensate.
-    rescaled = served.scaled([0.5, 3.0, 2.0])
+    # Scaled vectors (feature_scale): the layers that read them compensate
+    # (cross layers read tanh of their input: a "scale" layer undoes it).
+    rescaled = served.scaled([0.5, 3.0, 2.0]).scaled([2.0, 1.0, 0.25])
     np.testing.assert_allclose(
         rescaled.forward(codes.numpy(), numeric.numpy()), expected, rtol=1e-4
     )
+    assert (rescaled.layers[0][0] == "scale") == (interactions == "cross")
+    unscaled = rescaled.unscaled()
+    assert [kind for kind, _ in unscaled.layers] == [k for k, _ in served.layers]
+    if interactions == "cross":
+        for mine, theirs in zip(unscaled.tables, served.tables, strict=True):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-5)
     # A network started from the served one computes the same (warm start).
     again = EntityEmbeddingNetwork(
         [5, 7, 4], [2, 3, 2], n_numeric=2, hidden_units=(8,), interactions=interactions
     ).eval()
     again.load_tables(served.tables)
     again.load_layers(served)
-    np.testing.assert_allclose(again(codes, numeric).detach().numpy(), expected)
+    np.testing.assert_allclose(
+        again(codes, numeric).detach().numpy(), expected, rtol=1e-5
+    )
 
 
 def test_error_starting_from_a_network_with_other_interactions():
