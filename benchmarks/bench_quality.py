@@ -360,29 +360,27 @@ def run_table(
             )
             if own_name == OWN:
                 own_constant.append(network.constant_columns_)
+        # Models that take the table as it is: fitted, timed and scored alike.
+        whole = {}
         if wanted(CROSSES):
-            model = crosses_baseline(task, categorical, numeric)
-            start = time.perf_counter()
-            model.fit(X.iloc[train], y[train])
-            record(
-                CROSSES,
+            whole[CROSSES] = (
                 "linear",
-                score(model, X.iloc[test], y[test]),
-                time.perf_counter() - start,
-                on_unseen(model, X.iloc[test]),
+                lambda: crosses_baseline(task, categorical, numeric),
+                X,
             )
         for peer_name, make in peers(task, categorical).items():
-            if not wanted(peer_name):
-                continue
-            native = _native_frame(X, categorical, peer_name)
+            if wanted(peer_name):
+                frame = _native_frame(X, categorical, peer_name)
+                whole[peer_name] = ("itself", make, frame)
+        for contender, (label, make, frame) in whole.items():
             start = time.perf_counter()
-            model = make().fit(native.iloc[train], y[train])
+            model = make().fit(frame.iloc[train], y[train])
             record(
-                peer_name,
-                "itself",
-                score(model, native.iloc[test], y[test]),
+                contender,
+                label,
+                score(model, frame.iloc[test], y[test]),
                 time.perf_counter() - start,
-                on_unseen(model, native.iloc[test]),
+                on_unseen(model, frame.iloc[test]),
             )
         print(f"{name}: split {split + 1}/{n_splits} done", flush=True)
 
@@ -699,8 +697,7 @@ def dirty_strings_section(tables: list[dict]) -> list[str]:
         "|---|---:|---:|---:|---:|---|---|---:|",
     ]
     costs, others, over = [], [], []
-    path = RESULTS / "ablation.json"
-    ablation = json.loads(path.read_text())["tables"] if path.exists() else []
+    ablation = _ablation_tables()
     for t in tables:
         higher = t["higher_is_better"]
         default, plain = _gb(t, DEFAULT), _gb(t, NO_STRINGS)
@@ -858,19 +855,23 @@ def interactions_section(tables: list[dict]) -> list[str]:
     return lines
 
 
+def _ablation_tables() -> list[dict]:
+    """The ablation page's raw results by table (none before it ran)."""
+    path = RESULTS / "ablation.json"
+    return json.loads(path.read_text())["tables"] if path.exists() else []
+
+
 def _cross_cost() -> str:
     """What cross layers cost the predictors' fit, from the ablation's run,
     which fits the variants with and without them split by split."""
-    path = RESULTS / "ablation.json"
     none = "predictor defaults, string features"
     cross = "predictor defaults, interactions cross"
     ratios = []
-    if path.exists():
-        for t in json.loads(path.read_text())["tables"]:
-            found = t["scores"]
-            if none in found and cross in found:
-                seconds = [np.median(found[v]["fit seconds"]) for v in (none, cross)]
-                ratios.append(seconds[1] / seconds[0])
+    for t in _ablation_tables():
+        found = t["scores"]
+        if none in found and cross in found:
+            seconds = [np.median(found[v]["fit seconds"]) for v in (none, cross)]
+            ratios.append(seconds[1] / seconds[0])
     if not ratios:
         return "the ablation page times the predictors with and without them"
     return (

@@ -194,19 +194,25 @@ class NumpyNetwork:
                 out[rows, :total] = block
         return out
 
-    def scaled(self, factors: Sequence[float] | np.ndarray) -> NumpyNetwork:
-        """The same network with column ``j``'s vectors multiplied by
-        ``factors[j]`` and the first layer's weights on them divided by it:
-        other vectors, the same outputs (up to float rounding)."""
-        factor = np.asarray(factors, dtype=np.float64)
+    def _multiplied(self, factors) -> tuple[list[np.ndarray], list | None]:
+        """The tables and tables of piece vectors, column ``j``'s multiplied
+        by ``factors[j]``."""
         tables = [
             (table * f).astype(np.float32)
-            for table, f in zip(self.tables, factor, strict=True)
+            for table, f in zip(self.tables, factors, strict=True)
         ]
         pieces = self.pieces and [
             None if p is None else (p * f).astype(np.float32)
-            for p, f in zip(self.pieces, factor, strict=True)
+            for p, f in zip(self.pieces, factors, strict=True)
         ]
+        return tables, pieces
+
+    def scaled(self, factors: Sequence[float] | np.ndarray) -> NumpyNetwork:
+        """The same network with column ``j``'s vectors multiplied by
+        ``factors[j]`` and the layers that read them compensating: other
+        vectors, the same outputs (up to float rounding)."""
+        factor = np.asarray(factors, dtype=np.float64)
+        tables, pieces = self._multiplied(factor)
         layers = list(self.layers)
         per_input = np.ones(sum(self.widths) + len(self.numeric_mean))
         per_input[: sum(self.widths)] = np.repeat(factor, self.widths)
@@ -237,15 +243,7 @@ class NumpyNetwork:
             return self
         factor = self.layers[0][1]["weight"][: sum(self.widths)]
         starts = np.cumsum([0, *self.widths])
-        factors = [float(factor[a]) for a in starts[:-1]]
-        tables = [
-            (t * f).astype(np.float32)
-            for t, f in zip(self.tables, factors, strict=True)
-        ]
-        pieces = self.pieces and [
-            None if p is None else (p * f).astype(np.float32)
-            for p, f in zip(self.pieces, factors, strict=True)
-        ]
+        tables, pieces = self._multiplied([float(factor[a]) for a in starts[:-1]])
         return replace(self, tables=tables, layers=self.layers[1:], pieces=pieces)
 
     @property

@@ -500,7 +500,7 @@ def _pair_products(graph, x, weight: np.ndarray, dtype) -> str:
     :func:`~entembed._numpy_network.pair_products`): the projections as one
     product, then each pair's two projections multiplied and summed."""
     n_columns, width, n_inputs = weight.shape
-    flat = np.asarray(weight, dtype)[:, :, :n_inputs].reshape(-1, n_inputs).T
+    flat = np.asarray(weight, dtype).reshape(-1, n_inputs).T
     u = graph.node("MatMul", [x, graph.constant("projections", flat.copy())], "u")
     shape = graph.constant("shape", np.array([-1, n_columns, width], np.int64))
     u = graph.node("Reshape", [u, shape], "u")
